@@ -1,0 +1,76 @@
+"""The one command-line entry point: ``nnde --help`` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import NndeError
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from .report import build
+
+    out = build(args.root, args.out)
+    print(f"report written to {out}")
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    """Print the registries (integrators, fields, layers) that params.yaml can name."""
+    import importlib
+
+    for title, module, attr in (
+        ("integrators", "nnde.integrators", "METHODS"),
+        ("fields", "nnde.fields", "FIELDS"),
+        ("layers", "nnde.layers", "LAYERS"),
+    ):
+        try:
+            reg = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+        print(f"{title}:")
+        for name, obj in reg.items():
+            order = getattr(obj, "order", None)
+            kind = getattr(obj, "kind", "")
+            extra = ", ".join(x for x in (kind, f"order {order}" if order else "") if x)
+            print(f"  {name}" + (f"  ({extra})" if extra else ""))
+
+
+def _cmd_info(args: argparse.Namespace) -> None:
+    from .report.build import provenance
+
+    print(json.dumps(provenance(args.root), indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nnde",
+        description="Deep networks as discretised differential equations: reproductions, "
+        "report and benchmarks. Run the pipeline itself with `dvc repro`.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    r = sub.add_parser("report", help="render reports/index.html from the stages' outputs")
+    r.add_argument("--root", default=".", help="repository root (default: .)")
+    r.add_argument("--out", default="reports/index.html", help="output path, relative to root")
+    r.set_defaults(func=_cmd_report)
+    ls = sub.add_parser("list", help="list the registered integrators, fields and layers")
+    ls.set_defaults(func=_cmd_list)
+    i = sub.add_parser("info", help="print provenance: commit, versions, CPU, threads, device")
+    i.add_argument("--root", default=".")
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except NndeError as exc:
+        print(f"nnde {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,424 @@
+"""Conventions shared by every reproduction stage.
+
+A stage script in ``reproductions/<paper>/<stage>.py`` is a documented pure function plus
+a thin ``main()`` that reads its parameters with :func:`load_params`, calls the function,
+and writes everything through one :class:`StageOutputs`. The outputs are written to
+temporary files and renamed into place only when the whole stage succeeded, so a failed or
+interrupted stage never leaves (or overwrites) an output that looks valid.
+
+Layout of a stage's outputs (``paper`` and ``stage`` are identifiers)::
+
+    data/<paper>/<stage>.csv               tidy data (one or more, any name)
+    data/<paper>/<stage>.metrics.json      flat numbers for ``dvc metrics show``
+    data/<paper>/<stage>.claims.json       the paper's claims with our values and verdicts
+    data/<paper>/<stage>.section.json      what the report shows: title, text, figures, table
+    reports/figures/<paper>/<stage>_*.png  figures
+
+The report stage reads only ``*.section.json`` and ``*.claims.json``, so a new stage
+appears in the report without touching the report code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import NndeError, ParamError
+
+PROFILES = ("small", "paper", "tiny")
+VERDICTS = ("reproduced", "partly", "not reproduced")
+
+
+# --------------------------------------------------------------------------- params
+def read_params_file(path: str | os.PathLike = "params.yaml") -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ParamError(str(p), "file not found", "run from the repository root")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamError(str(p), f"is not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict):
+        raise ParamError(str(p), "must be a mapping at the top level")
+    return data
+
+
+def load_params(section: str, path: str | os.PathLike = "params.yaml") -> dict:
+    """Return the parameters of ``section`` (a dotted path such as ``belkin``) for the
+    active profile.
+
+    ``params.yaml`` holds ``profile: small|paper`` at the top and, per section, either a
+    flat mapping (same for every profile) or a mapping with one entry per profile
+    plus an optional ``common`` entry merged under it.
+    """
+    data = read_params_file(path)
+    profile = data.get("profile", "small")
+    if profile not in PROFILES:
+        raise ParamError("profile", f"is {profile!r}", ", ".join(PROFILES))
+    node: Any = data
+    for part in section.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ParamError(section, "is missing from params.yaml")
+        node = node[part]
+    if not isinstance(node, dict):
+        raise ParamError(section, "must be a mapping")
+    if any(k in node for k in PROFILES):
+        if profile not in node:
+            raise ParamError(f"{section}.{profile}", "is missing (the active profile)")
+        merged = dict(node.get("common") or {})
+        merged.update(node[profile] or {})
+        node = merged
+    return {"profile": profile, **node}
+
+
+def _fmt_allowed(allowed: Iterable) -> str:
+    return ", ".join(str(a) for a in allowed)
+
+
+def get_choice(p: Mapping, key: str, allowed: Iterable[str], section: str = "") -> str:
+    allowed = list(allowed)
+    name = f"{section}.{key}" if section else key
+    if key not in p:
+        raise ParamError(name, "is missing", _fmt_allowed(allowed))
+    v = p[key]
+    if v not in allowed:
+        raise ParamError(name, f"is {v!r}", _fmt_allowed(allowed))
+    return v
+
+
+def get_number(
+    p: Mapping,
+    key: str,
+    section: str = "",
+    *,
+    kind: type = float,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+) -> Any:
+    """A finite number (``kind`` int or float) with optional bounds; booleans are rejected."""
+    name = f"{section}.{key}" if section else key
+    bounds = []
+    if gt is not None:
+        bounds.append(f"> {gt}")
+    if ge is not None:
+        bounds.append(f">= {ge}")
+    if le is not None:
+        bounds.append(f"<= {le}")
+    want = ("an integer" if kind is int else "a number") + (
+        " " + " and ".join(bounds) if bounds else ""
+    )
+    if key not in p:
+        raise ParamError(name, "is missing", want)
+    v = p[key]
+    ok_type = isinstance(v, int) if kind is int else isinstance(v, (int, float))
+    if isinstance(v, bool) or not ok_type or (isinstance(v, float) and not math.isfinite(v)):
+        raise ParamError(name, f"is {v!r}", want)
+    if (gt is not None and not v > gt) or (ge is not None and not v >= ge) or (
+        le is not None and not v <= le
+    ):
+        raise ParamError(name, f"is {v!r}", want)
+    return kind(v)
+
+
+def get_list(p: Mapping, key: str, item: Callable[[Any, str], Any], section: str = "") -> list:
+    """A non-empty list whose items are checked by ``item(value, name)``."""
+    name = f"{section}.{key}" if section else key
+    if key not in p or not isinstance(p[key], list) or not p[key]:
+        raise ParamError(name, f"is {p.get(key)!r}", "a non-empty list")
+    return [item(v, f"{name}[{i}]") for i, v in enumerate(p[key])]
+
+
+def positive_int(v: Any, name: str) -> int:
+    """Item checker for :func:`get_list`: an integer > 0."""
+    if _ok(v, int):
+        return int(v)
+    raise ParamError(name, f"is {v!r}", "an integer > 0")
+
+
+def positive_float(v: Any, name: str) -> float:
+    """Item checker for :func:`get_list`: a finite number > 0."""
+    if _ok(v, float) and v > 0:
+        return float(v)
+    raise ParamError(name, f"is {v!r}", "a number > 0")
+
+
+def _ok(v: Any, kind: type) -> bool:
+    if isinstance(v, bool):
+        return False
+    if kind is int:
+        return isinstance(v, int) and v > 0
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+# --------------------------------------------------------------------------- claims
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper, checked. The verdict is computed from ``passed``/``partly``
+    (booleans the stage computes from its data); it is never written by hand."""
+
+    id: str
+    statement: str
+    paper_value: str
+    our_value: str
+    rule: str
+    verdict: str
+    note: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} not in {VERDICTS}")
+
+
+def check(
+    id: str,
+    statement: str,
+    *,
+    paper: str,
+    ours: str,
+    rule: str,
+    passed: bool,
+    partly: bool = False,
+    note: str = "",
+) -> Claim:
+    """Make a :class:`Claim` whose verdict follows from ``passed`` (and ``partly``)."""
+    passed, partly = bool(passed), bool(partly)
+    verdict = "reproduced" if passed else ("partly" if partly else "not reproduced")
+    return Claim(id, statement, str(paper), str(ours), rule, verdict, note)
+
+
+def fmt(x: float, digits: int = 4) -> str:
+    """Compact number formatting for claims and tables."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return str(x)
+    return f"{x:.{digits}g}"
+
+
+# --------------------------------------------------------------------------- outputs
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    os.close(fd)
+    # mkstemp creates 0600; outputs get the usual permissions of a new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _json_default(o: Any):
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=True) + "\n"
+
+
+@dataclass
+class _Figure:
+    path: str
+    caption: str
+
+
+@dataclass
+class StageOutputs:
+    """Collects a stage's outputs and commits them all at once.
+
+    Use as a context manager. Every ``*_path``/writer call returns or writes a temporary
+    file; only when the ``with`` block exits without an exception are the temporaries
+    renamed to their final names. On an exception every temporary is removed and the
+    previous outputs (if any) are untouched.
+    """
+
+    paper: str
+    stage: str
+    title: str
+    data_root: Path = Path("data")
+    figure_root: Path = Path("reports/figures")
+    _pending: list[tuple[Path, Path]] = field(default_factory=list)
+    _figures: list[_Figure] = field(default_factory=list)
+    _tables: list[dict] = field(default_factory=list)
+    _claims: list[Claim] | None = None
+    _text: str = ""
+    _params: dict = field(default_factory=dict)
+    _extra: dict = field(default_factory=dict)
+
+    # -- paths
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data_root) / self.paper
+
+    @property
+    def fig_dir(self) -> Path:
+        return Path(self.figure_root) / self.paper
+
+    def _stage_path(self, final: Path) -> Path:
+        tmp = _atomic_target(final)
+        self._pending.append((tmp, final))
+        return tmp
+
+    def path(self, final: str | os.PathLike) -> Path:
+        """A temporary path that becomes ``final`` on commit (for writers we don't wrap)."""
+        return self._stage_path(Path(final))
+
+    # -- writers
+    def write_text(self, final: str | os.PathLike, text: str) -> Path:
+        tmp = self._stage_path(Path(final))
+        tmp.write_text(text)
+        return Path(final)
+
+    def csv(self, name: str, df, *, show: bool = False, caption: str = "", max_rows: int = 30):
+        """Write ``data/<paper>/<name>.csv``; ``show`` puts a preview of it in the report."""
+        final = self.data_dir / f"{name}.csv"
+        tmp = self._stage_path(final)
+        df.to_csv(tmp, index=False, float_format="%.8g", lineterminator="\n")
+        if show:
+            self.table(df, caption=caption or name, source=str(final), max_rows=max_rows)
+        return final
+
+    def table(self, df, *, caption: str, source: str = "", max_rows: int = 30) -> None:
+        """Show a (small) table in the report; all values are rendered as escaped text."""
+        shown = df.head(max_rows)
+        self._tables.append(
+            {
+                "caption": caption,
+                "source": source,
+                "columns": [str(c) for c in shown.columns],
+                "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False)],
+                "total_rows": int(len(df)),
+            }
+        )
+
+    def figure(self, name: str, fig, caption: str, dpi: int = 110) -> Path:
+        """Save a matplotlib figure as ``reports/figures/<paper>/<stage>_<name>.png``."""
+        final = self.fig_dir / f"{self.stage}_{name}.png"
+        tmp = self._stage_path(final)
+        # No timestamps in the metadata, so the same data gives the same bytes.
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        self._figures.append(_Figure(str(final), caption))
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return final
+
+    def image(self, name: str, png: bytes, caption: str) -> Path:
+        """Add an already rendered PNG as ``reports/figures/<paper>/<stage>_<name>.png``."""
+        final = self.fig_dir / f"{self.stage}_{name}.png"
+        self._stage_path(final).write_bytes(png)
+        self._figures.append(_Figure(str(final), caption))
+        return final
+
+    def metrics(self, values: Mapping[str, Any]) -> None:
+        self.write_text(self.data_dir / f"{self.stage}.metrics.json", dumps(dict(values)))
+
+    def claims(self, claims: list[Claim]) -> None:
+        ids = [c.id for c in claims]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate claim ids in {self.stage}: {ids}")
+        self._claims = list(claims)
+
+    def text(self, text: str) -> None:
+        """Plain text (paragraphs split by blank lines) shown under the section title."""
+        self._text = text
+
+    def params(self, params: Mapping[str, Any]) -> None:
+        self._params = dict(params)
+
+    def extra(self, key: str, value: Any) -> None:
+        self._extra[key] = value
+
+    # -- commit
+    def _finalise(self) -> None:
+        claims = [asdict(c) for c in (self._claims or [])]
+        self.write_text(
+            self.data_dir / f"{self.stage}.claims.json",
+            dumps({"paper": self.paper, "stage": self.stage, "claims": claims}),
+        )
+        section = {
+            "paper": self.paper,
+            "stage": self.stage,
+            "title": self.title,
+            "text": self._text,
+            "params": self._params,
+            "figures": [asdict(f) for f in self._figures],
+            "tables": self._tables,
+            **self._extra,
+        }
+        self.write_text(self.data_dir / f"{self.stage}.section.json", dumps(section))
+
+    def __enter__(self) -> StageOutputs:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                self._finalise()
+            except BaseException:
+                self._discard()
+                raise
+            for tmp, final in self._pending:
+                os.replace(tmp, final)
+            self._pending.clear()
+        else:
+            self._discard()
+        return False
+
+    def _discard(self) -> None:
+        for tmp, _ in self._pending:
+            tmp.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return fmt(v, 5)
+    try:
+        import numpy as np
+
+        if isinstance(v, np.floating):
+            return fmt(float(v), 5)
+        if isinstance(v, np.integer):
+            return int(v)
+    except ImportError:  # pragma: no cover
+        pass
+    return v if isinstance(v, (int, str)) else str(v)
+
+
+# --------------------------------------------------------------------------- entry point
+def run_main(fn: Callable[[], None], stage: str) -> None:
+    """Run a stage's ``main``; a known error becomes one line on stderr and exit code 2."""
+    try:
+        fn()
+    except NndeError as exc:
+        print(f"nnde [{stage}]: error: {exc}", file=sys.stderr)
+        sys.exit(2)

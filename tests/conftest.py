@@ -1,0 +1,88 @@
+"""Shared fixtures: a throw-away copy of the repository with the pipeline run in it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tool_env() -> dict:
+    """Environment in which `dvc`, `nnde` and `python` are this interpreter's."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("OMP_NUM_THREADS", "2")
+    return env
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the repository's tracked and untracked-but-not-ignored files to ``dest`` and
+    make it a fresh git repository (DVC needs one)."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if not src.is_file():  # deleted in the working tree but still in the index
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+    for p in (dest / "data", dest / "reports"):  # outputs of earlier runs are not inputs
+        for f in list(p.rglob("*")) if p.exists() else []:
+            if f.is_file() and "raw" not in f.relative_to(p).parts[:1]:
+                f.unlink()
+    git = ["git", "-c", "user.name=nnde-test", "-c", "user.email=test@nnde.invalid"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+    return dest
+
+
+def set_profile(root: Path, profile: str) -> None:
+    p = root / "params.yaml"
+    text = p.read_text()
+    doc = yaml.safe_load(text)
+    assert "profile" in doc
+    lines = [
+        f"profile: {profile}" if line.startswith("profile:") else line
+        for line in text.splitlines()
+    ]
+    p.write_text("\n".join(lines) + "\n")
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 1200):
+    out = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True,
+                         timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({out.returncode})\nstdout:\n{out.stdout[-4000:]}\n"
+            f"stderr:\n{out.stderr[-4000:]}"
+        )
+    return out
+
+
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory) -> Path:
+    """A copy of the repository in which `dvc repro` has run once (tiny profile)."""
+    root = copy_repo(tmp_path_factory.mktemp("repo"))
+    set_profile(root, "tiny")
+    out = run(["dvc", "repro"], root)
+    root.joinpath(".first-repro.log").write_text(out.stdout + out.stderr)
+    return root
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    d = Path(os.environ.get("NNDE_TEST_ARTIFACTS", REPO / "test-artifacts"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
