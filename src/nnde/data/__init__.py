@@ -1,0 +1,16 @@
+"""Data sets: bundled digits (small profiles), MNIST and CIFAR-10 file loaders (paper
+profiles), and the 2-D sets of Haber & Ruthotto."""
+
+from .cifar import load_cifar10, read_cifar_bin
+from .digits import Split, digits_split, stratified_split
+from .mnist import load_mnist, read_idx
+
+__all__ = [
+    "Split",
+    "digits_split",
+    "load_cifar10",
+    "load_mnist",
+    "read_cifar_bin",
+    "read_idx",
+    "stratified_split",
+]
