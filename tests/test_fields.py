@@ -26,7 +26,7 @@ def jac(field, y1, t=0.3):
     """Jacobian of the field at one example y1 (no batch dim), flattened."""
     n = y1.numel()
     J = jacrev(lambda v: field(t, v.reshape(1, *y1.shape)).reshape(-1))(y1.reshape(-1))
-    return J.reshape(n, n)
+    return J.reshape(n, n).detach()
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus"])
