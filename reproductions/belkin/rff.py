@@ -78,9 +78,11 @@ def load_data(dataset: str, n_train: int, n_test: int, seed: int, root: str = "d
     xte = xte.reshape(len(xte), -1).double().numpy()
     ytr, yte = ytr.numpy(), yte.numpy()
     if n_train > len(xtr) or n_test > len(xte):
+        key = "n_train" if n_train > len(xtr) else "n_test"
         raise ParamError(
-            "n_train/n_test",
-            f"ask for {n_train}/{n_test} images but {dataset} has {len(xtr)}/{len(xte)}",
+            f"{PAPER}.{STAGE}.{key}",
+            f"asks for {n_train}/{n_test} train/test images but {dataset} has "
+            f"{len(xtr)}/{len(xte)}",
         )
     i = np.sort(rng.permutation(len(xtr))[:n_train])
     j = np.sort(rng.permutation(len(xte))[:n_test])
