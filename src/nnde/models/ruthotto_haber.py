@@ -1,0 +1,162 @@
+"""The PDE-motivated CNNs of Ruthotto and Haber (2020), "Deep neural networks motivated by
+partial differential equations", Section 4 / Table 1.
+
+Layout (``C`` input channels, widths ``c_1 … c_n``, ``K`` classes)::
+
+    conv3x3(C → c_1) · BN · ReLU                               opening layer
+    for stage k = 1 … n:
+        PDE block on c_k channels (``steps`` steps of size h)  maps unchanged
+        conv1x1(c_k → c_{k+1}) · BN · ReLU · avgpool 2×2       connector (c_{n+1} = c_n)
+    global average pool · fully connected (c_n → K)            softmax in the loss
+
+The PDE block is one of the library's stacks, each a time integrator applied to the
+symmetric field F_sym(θ, Y) = −Kᵀσ(N(K Y + b)) (3×3 convolution K, its transpose with the
+same weights, ReLU, TV normalisation N):
+
+    parabolic      ∂_t Y = F_sym(θ(t), Y), forward Euler           (nnde ParabolicCNN)
+    hamiltonian    ∂_t Y = F_sym(θ¹, Z), ∂_t Z = −F_sym(θ², Y), Verlet on the two channel
+                   halves — half the weights of the parabolic block (nnde HyperbolicCNN)
+    second_order   ∂²_t Y = F_sym(θ(t), Y), leapfrog, Y_{−1} = Y_0  (nnde SecondOrderCNN)
+
+The connectors change the state space (width and resolution) and are not time steps.
+The paper constrains the PDE weights to a box, −1 ≤ θ ≤ 1; here every parameter of every
+PDE block is projected onto ``[−box, box]`` before each forward pass (projected
+gradient), so the weights a forward pass uses always satisfy the constraint.
+
+Weight count. :func:`hand_count` counts the parameters from the layout. With
+``norm_affine=True`` it counts the paper's normalisation layer (a per-channel scale and
+shift after the TV normalisation, and no bias before it) instead of the library's field
+(a bias before the TV normalisation, no scale); with widths (32, 64, 112) on CIFAR-10
+that count is the paper's 502,570 (parabolic, second-order) and 264,106 (Hamiltonian)
+exactly. The library's blocks have 3·Σ_k c_k fewer weights (624 at those widths).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nnde.errors import ParamError, UnknownNameError
+from nnde.layers import HyperbolicCNN, ParabolicCNN, SecondOrderCNN
+
+__all__ = ["VARIANTS", "PDECNN", "hand_count"]
+
+#: variant name → library block (integrator × symmetric conv field)
+VARIANTS = {
+    "parabolic": ParabolicCNN,
+    "hamiltonian": HyperbolicCNN,
+    "second_order": SecondOrderCNN,
+}
+
+
+def _check_widths(widths, variant):
+    if (
+        not isinstance(widths, (list, tuple))
+        or not widths
+        or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in widths)
+    ):
+        raise ParamError("widths", f"is {widths!r}", "a non-empty list of positive integers")
+    if variant == "hamiltonian" and any(w % 2 for w in widths):
+        raise ParamError("widths", f"is {list(widths)!r}: the Hamiltonian block splits the "
+                         "channels in halves", "even integers")
+    return [int(w) for w in widths]
+
+
+class PDECNN(nn.Module):
+    """A Ruthotto–Haber network: opening layer, ``len(widths)`` stages of PDE block +
+    connector, global average pool and a linear classifier (see the module docstring).
+
+    Shapes: (batch, in_channels, H, W) → logits (batch, num_classes); H and W must be
+    divisible by ``2**len(widths)``. ``features(x)`` returns the input of every PDE block
+    (for measuring the blocks on real features).
+    """
+
+    def __init__(
+        self,
+        variant: str,
+        widths=(32, 64, 112),
+        in_channels: int = 3,
+        num_classes: int = 10,
+        steps: int = 3,
+        h: float = 1.0,
+        box: float | None = 1.0,
+        activation: str = "relu",
+        norm: str | None = "tv",
+    ):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise UnknownNameError("variant", variant, list(VARIANTS))
+        widths = _check_widths(widths, variant)
+        if box is not None and not (isinstance(box, (int, float)) and box > 0):
+            raise ParamError("box", f"is {box!r}", "a number > 0 or None")
+        self.variant, self.widths, self.box = variant, widths, box
+        c1 = widths[0]
+        self.opening = nn.Sequential(
+            nn.Conv2d(in_channels, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU()
+        )
+        block = VARIANTS[variant]
+        self.blocks = nn.ModuleList(
+            block(channels=c, depth=steps, h=h, activation=activation, norm=norm) for c in widths
+        )
+        outs = [*widths[1:], widths[-1]]
+        self.connectors = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(c, d, 1, bias=False), nn.BatchNorm2d(d), nn.ReLU(), nn.AvgPool2d(2)
+            )
+            for c, d in zip(widths, outs, strict=True)
+        )
+        self.fc = nn.Linear(widths[-1], num_classes)
+        if box is not None:
+            self.register_forward_pre_hook(lambda module, args: module.project())
+
+    @torch.no_grad()
+    def project(self) -> None:
+        """Project every PDE-block parameter onto the box [−box, box]."""
+        if self.box is None:
+            return
+        for p in self.blocks.parameters():
+            p.clamp_(-self.box, self.box)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The input of each PDE block for the batch ``x`` (no gradient)."""
+        out = []
+        with torch.no_grad():
+            y = self.opening(x)
+            for blk, con in zip(self.blocks, self.connectors, strict=True):
+                out.append(y)
+                y = con(blk(y))
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.opening(x)
+        for blk, con in zip(self.blocks, self.connectors, strict=True):
+            y = con(blk(y))
+        return self.fc(y.mean(dim=(2, 3)))
+
+
+def hand_count(
+    variant: str,
+    widths=(32, 64, 112),
+    in_channels: int = 3,
+    num_classes: int = 10,
+    steps: int = 3,
+    norm_affine: bool = False,
+) -> int:
+    """The number of trainable weights of :class:`PDECNN`, counted from the layout.
+
+    Per step, a parabolic/second-order block on c channels has one 3×3 kernel (9c²) and
+    c bias entries (library) or 2c normalisation scale/shift entries (``norm_affine``,
+    the paper's layer); the Hamiltonian block has two fields on c/2 channels each:
+    2·9(c/2)² = 4.5c² kernel entries and c (or 2c) more.
+    """
+    if variant not in VARIANTS:
+        raise UnknownNameError("variant", variant, list(VARIANTS))
+    widths = _check_widths(widths, variant)
+    outs = [*widths[1:], widths[-1]]
+    n = 9 * in_channels * widths[0] + 2 * widths[0]  # opening conv + BN
+    per_channel = 2 if norm_affine else 1
+    for c, d in zip(widths, outs, strict=True):
+        kernel = 9 * c * c if variant != "hamiltonian" else 2 * 9 * (c // 2) ** 2
+        n += steps * (kernel + per_channel * c)  # PDE block
+        n += c * d + 2 * d  # connector conv + BN
+    return n + widths[-1] * num_classes + num_classes  # fully connected
