@@ -380,7 +380,11 @@ class StageOutputs:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
+        from .distributed import is_main
+
+        if exc_type is None and not is_main():  # in a torchrun launch only rank 0 writes
+            self._discard()
+        elif exc_type is None:
             try:
                 self._finalise()
             except BaseException:

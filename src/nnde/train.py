@@ -10,11 +10,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
 from .errors import DivergenceError, ParamError
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -63,6 +65,8 @@ class TrainConfig:
     model_name: str = ""
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     eval_batch_size: int = 1024
+    checkpoint: str | None = None  # saved (atomically, by rank 0) after every epoch
+    resume: bool = False  # continue from `checkpoint` if it exists
 
     def __post_init__(self):
         for key in ("epochs", "batch_size", "eval_batch_size"):
@@ -124,6 +128,36 @@ def check_finite(loss: torch.Tensor, cfg: TrainConfig, epoch: int, step: int) ->
         )
 
 
+def _save_checkpoint(path: str, state: dict) -> None:
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _epoch_order(n: int, epoch: int, cfg: TrainConfig, d: distributed.DistInfo) -> torch.Tensor:
+    """This process's sample indices for ``epoch``. A DistributedSampler draws one
+    permutation from ``seed + epoch`` and gives rank r every world-size-th index, so the
+    global batch k of a run on W processes holds exactly the samples of batch k of a
+    single-process run (for n divisible by W; otherwise the sampler pads)."""
+    from torch.utils.data.distributed import DistributedSampler
+
+    sampler = DistributedSampler(
+        range(n), num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed,
+        drop_last=False,
+    )
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(iter(sampler)), dtype=torch.long)
+
+
 def train_classifier(
     model: nn.Module,
     x_train: torch.Tensor,
@@ -140,38 +174,66 @@ def train_classifier(
     After every epoch the model is evaluated (no augmentation) on the training set and on
     each entry of ``evals`` (e.g. ``{"val": (x, y), "test": (x, y)}``); records carry
     ``epoch, iteration, train_loss, train_error, <name>_loss, <name>_error`` and whatever
-    ``on_epoch`` returns. Data order is drawn from a generator seeded by ``cfg.seed``.
+    ``on_epoch`` returns. Data order is drawn from ``cfg.seed`` and the epoch.
+
+    Launched by ``torchrun`` the same call trains data-parallel: the model is wrapped in
+    DistributedDataParallel, each process takes its shard of every global batch of
+    ``cfg.batch_size`` samples, and only rank 0 shows progress and writes checkpoints.
+    With ``cfg.checkpoint`` a checkpoint is written after every epoch; with
+    ``cfg.resume`` a run continues from it to the same result as an uninterrupted run.
     """
-    device = resolve_device(cfg.device)
-    gen = seed_everything(cfg.seed)
+    d = distributed.init(cfg.device)
+    device = distributed.device_for(d, resolve_device(cfg.device))
+    local_batch = distributed.check_batch(cfg.batch_size, d)
+    gen = seed_everything(cfg.seed + 7919 * d.rank)  # augmentation draws differ per rank
     model.to(device)
+    net: nn.Module = model
+    if d.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                      else None)
     opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.gamma)
     loss_fn = loss_fn or nn.functional.cross_entropy
     evals = evals or {}
     hist = History()
+    first_epoch, step = 1, 0
+    if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
+        state = torch.load(cfg.checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        hist.records = list(state["records"])
+        first_epoch, step = state["epoch"] + 1, state["step"]
     n = len(x_train)
     show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
     bar = None
-    if show and not os.environ.get("NNDE_NO_PROGRESS"):
+    if show and d.is_main and not os.environ.get("NNDE_NO_PROGRESS"):
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.epochs, desc=f"{cfg.stage}:{cfg.model_name}", leave=False)
+        bar = tqdm(total=cfg.epochs, initial=first_epoch - 1,
+                   desc=f"{cfg.stage}:{cfg.model_name}", leave=False)
     start = time.perf_counter()
-    step = 0
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(first_epoch, cfg.epochs + 1):
         model.train()
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n, cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
+        order = _epoch_order(n, epoch, cfg, d)
+        for i in range(0, len(order), local_batch):
+            idx = order[i : i + local_batch]
             xb, yb = x_train[idx], y_train[idx]
             if augment is not None:
                 xb = augment(xb, gen)
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(net(xb), yb)
             step += 1
-            check_finite(loss.detach(), cfg, epoch, step)
+            finite = loss.detach()
+            if d.enabled:  # every rank must stop together, or the others hang in backward
+                finite = finite.clone()
+                torch.distributed.all_reduce(finite)
+            check_finite(finite, cfg, epoch, step)
             loss.backward()
             opt.step()
         sched.step()
@@ -186,6 +248,14 @@ def train_classifier(
         if not math.isfinite(rec["train_loss"]):
             check_finite(torch.tensor(rec["train_loss"]), cfg, epoch, step)
         hist.records.append(rec)
+        if cfg.checkpoint and d.is_main:
+            _save_checkpoint(cfg.checkpoint, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                "torch_rng": torch.get_rng_state(), "records": hist.records,
+                "epoch": epoch, "step": step,
+            })
+        distributed.barrier()
         if bar is not None:
             bar.set_postfix(train_err=f"{rec['train_error']:.3f}")
             bar.update(1)
