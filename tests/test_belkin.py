@@ -105,8 +105,7 @@ def test_gd_experiment_summary():
 
 def test_subspace_uses_the_polynomial_stage_data():
     for seed in (0, 5):
-        for a, b in zip(sub.sample(N_PTS, 0.2, seed), poly.sample(N_PTS, 0.2, seed),
-                        strict=True):
+        for a, b in zip(sub.sample(N_PTS, 0.2, seed), poly.sample(N_PTS, 0.2, seed), strict=True):
             np.testing.assert_array_equal(a, b)
     x = np.linspace(-1, 1, 7)
     for basis in poly.BASES:
@@ -157,15 +156,25 @@ def _poly_frame(risk_of_M, n=N_PTS):
     rows = []
     for basis in poly.BASES:
         for M in range(1, 4 * n + 1):
-            rows.append({"basis": basis, "seed": 0, "M": M, "train_risk": 0.0,
-                         "test_risk": risk_of_M(M), "coef_norm": risk_of_M(M),
-                         "cond": 1.0 if basis == "legendre" else 1e3})
+            rows.append(
+                {
+                    "basis": basis,
+                    "seed": 0,
+                    "M": M,
+                    "train_risk": 0.0,
+                    "test_risk": risk_of_M(M),
+                    "coef_norm": risk_of_M(M),
+                    "cond": 1.0 if basis == "legendre" else 1e3,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_polynomial_claims_flip():
-    good = {c.id: c.verdict for c in poly.make_claims(
-        _poly_frame(lambda M: 100.0 if M == N_PTS else 1.0 / M), N_PTS)}
+    good = {
+        c.id: c.verdict
+        for c in poly.make_claims(_poly_frame(lambda M: 100.0 if M == N_PTS else 1.0 / M), N_PTS)
+    }
     bad = {c.id: c.verdict for c in poly.make_claims(_poly_frame(lambda M: 1.0 / M), N_PTS)}
     assert good["poly_peak_at_threshold"] == "reproduced"
     assert good["poly_norm_peaks_at_threshold"] == "reproduced"
@@ -178,34 +187,58 @@ def test_polynomial_claims_flip():
 
 def _rff_frame(loss_of_N, n=100, train=0.0):
     Ns = [5, 20, 50, 90, 100, 110, 200, 500, 1000]
-    return pd.DataFrame([{"seed": 0, "N": N, "N_over_n": N / n,
-                          "test_zero_one": min(0.9, loss_of_N(N) / 10),
-                          "test_squared": loss_of_N(N), "train_squared": train if N >= n else 1,
-                          "train_zero_one": 0.0, "coef_norm": loss_of_N(N), "cond": 1.0}
-                         for N in Ns])
+    return pd.DataFrame(
+        [
+            {
+                "seed": 0,
+                "N": N,
+                "N_over_n": N / n,
+                "test_zero_one": min(0.9, loss_of_N(N) / 10),
+                "test_squared": loss_of_N(N),
+                "train_squared": train if N >= n else 1,
+                "train_zero_one": 0.0,
+                "coef_norm": loss_of_N(N),
+                "cond": 1.0,
+            }
+            for N in Ns
+        ]
+    )
 
 
 def test_rff_claims_flip():
-    good = {c.id: c.verdict for c in rff.make_claims(
-        _rff_frame(lambda N: 50.0 if N == 100 else 100.0 / N), 100, "digits")}
+    good = {
+        c.id: c.verdict
+        for c in rff.make_claims(
+            _rff_frame(lambda N: 50.0 if N == 100 else 100.0 / N), 100, "digits"
+        )
+    }
     assert set(good.values()) == {"reproduced"}, good
-    mono = {c.id: c.verdict for c in rff.make_claims(
-        _rff_frame(lambda N: 100.0 / N, train=0.1), 100, "digits")}
+    mono = {
+        c.id: c.verdict
+        for c in rff.make_claims(_rff_frame(lambda N: 100.0 / N, train=0.1), 100, "digits")
+    }
     assert mono["rff_peak_at_threshold"] == "not reproduced"
     assert mono["rff_norm_peaks_at_threshold"] == "not reproduced"
     assert mono["rff_train_zero"] == "not reproduced"
     # a second descent that never beats the under-parameterised optimum is only "partly"
-    dip = {c.id: c.verdict for c in rff.make_claims(
-        _rff_frame(lambda N: {20: 0.01, 100: 50.0}.get(N, 1.0)), 100, "digits")}
+    dip = {
+        c.id: c.verdict
+        for c in rff.make_claims(
+            _rff_frame(lambda N: {20: 0.01, 100: 50.0}.get(N, 1.0)), 100, "digits"
+        )
+    }
     assert dip["rff_second_descent_squared"] == "partly"
 
 
 def test_subspace_claims_flip():
     _, summ = sub.gd_experiment(N_PTS, 0.2, [0], 4 * N_PTS, 3000, 1.0)
-    ridge = pd.DataFrame([{"seed": 0, "M": M, "lam": lam, "test_risk": r,
-                           "train_risk": 0.0, "coef_norm": 1.0}
-                          for M in (5, 10, 20) for lam, r in ((0.0, 10.0 if M == 10 else 1.0),
-                                                              (0.1, 2.0))])
+    ridge = pd.DataFrame(
+        [
+            {"seed": 0, "M": M, "lam": lam, "test_risk": r, "train_risk": 0.0, "coef_norm": 1.0}
+            for M in (5, 10, 20)
+            for lam, r in ((0.0, 10.0 if M == 10 else 1.0), (0.1, 2.0))
+        ]
+    )
     ok = {c.id: c.verdict for c in sub.make_claims(summ, ridge, N_PTS, 3000)}
     assert set(ok.values()) == {"reproduced"}, ok
     short = sub.gd_experiment(N_PTS, 0.2, [1], 4 * N_PTS, 5, 1.0)[1]  # 5 steps: not there
@@ -218,24 +251,52 @@ def test_subspace_claims_flip():
 
 # --------------------------------------------------------------------------- bad params
 def _poly_params(**kw):
-    p = {"n": 10, "noise": 0.2, "max_factor": 4, "seed": 0, "repeats": 2,
-         "fit_panels": [2, 10, 20], "bases": ["legendre", "monomial"], "test_points": 101}
+    p = {
+        "n": 10,
+        "noise": 0.2,
+        "max_factor": 4,
+        "seed": 0,
+        "repeats": 2,
+        "fit_panels": [2, 10, 20],
+        "bases": ["legendre", "monomial"],
+        "test_points": 101,
+    }
     p.update(kw)
     return p
 
 
 def _rff_params(**kw):
-    p = {"dataset": "digits", "n_train": 100, "n_test": 100, "seed": 0, "repeats": 1,
-         "N_min_factor": 0.1, "N_max_factor": 4, "grid_points": 4,
-         "near_threshold": [1.0], "device": "cpu", "bandwidth": "median"}
+    p = {
+        "dataset": "digits",
+        "n_train": 100,
+        "n_test": 100,
+        "seed": 0,
+        "repeats": 1,
+        "N_min_factor": 0.1,
+        "N_max_factor": 4,
+        "grid_points": 4,
+        "near_threshold": [1.0],
+        "device": "cpu",
+        "bandwidth": "median",
+    }
     p.update(kw)
     return p
 
 
 def _sub_params(**kw):
-    p = {"n": 10, "noise": 0.2, "seed": 0, "repeats": 2, "gd_repeats": 1, "gd_factor": 4,
-         "gd_iterations": 100, "init_scale": 1.0, "max_factor": 4, "lambdas": [0.1],
-         "test_points": 101}
+    p = {
+        "n": 10,
+        "noise": 0.2,
+        "seed": 0,
+        "repeats": 2,
+        "gd_repeats": 1,
+        "gd_factor": 4,
+        "gd_iterations": 100,
+        "init_scale": 1.0,
+        "max_factor": 4,
+        "lambdas": [0.1],
+        "test_points": 101,
+    }
     p.update(kw)
     return p
 
@@ -261,4 +322,3 @@ def test_bad_params_name_the_key(reader, params, key):
         reader(params)
     assert e.value.key == key
     assert key in str(e.value)
-

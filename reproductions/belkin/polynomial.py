@@ -154,8 +154,7 @@ def make_claims(df: pd.DataFrame, n: int):
                 "Legendre basis: the test risk peaks at the interpolation threshold M = n",
                 paper="peak at M = n (lecture; Belkin et al. 2019)",
                 ours=f"median test risk peaks at M = {M_peak} (n = {n}), risk {fmt(peak)}",
-                rule=f"argmax over M of the median test risk within a factor {PEAK_FACTOR} "
-                "of n",
+                rule=f"argmax over M of the median test risk within a factor {PEAK_FACTOR} of n",
                 passed=in_band,
             )
         )
@@ -194,8 +193,7 @@ def make_claims(df: pd.DataFrame, n: int):
         claims.append(
             check(
                 "poly_norm_peaks_at_threshold",
-                "Legendre basis: the coefficient norm peaks at the threshold and falls "
-                "past it",
+                "Legendre basis: the coefficient norm peaks at the threshold and falls past it",
                 paper="norm largest at the interpolation threshold",
                 ours=f"median ‖w‖ peaks at M = {M_norm}: {fmt(norms.max())}; at M = {Mmax}: "
                 f"{fmt(norms[-1])}",
@@ -279,8 +277,9 @@ def curves_figure(summ: pd.DataFrame, n: int, seeds: int):
         for basis in sorted(set(summ.basis)):
             s = summ[summ.basis == basis].sort_values("M")
             ax.plot(s.M, s[f"{col}_median"], color=COLORS[basis], lw=1.5, label=basis)
-            ax.fill_between(s.M, s[f"{col}_q25"], s[f"{col}_q75"], color=COLORS[basis],
-                            alpha=0.2, lw=0)
+            ax.fill_between(
+                s.M, s[f"{col}_q25"], s[f"{col}_q75"], color=COLORS[basis], alpha=0.2, lw=0
+            )
         ax.axvline(n, color="k", ls="--", lw=0.9)
         ax.set_yscale("log")
         ax.set_xlabel("number of parameters M")
@@ -288,8 +287,11 @@ def curves_figure(summ: pd.DataFrame, n: int, seeds: int):
         ax.grid(alpha=0.3, which="major")
     axes[0, 0].legend(title=f"median, IQR band ({seeds} seeds)", fontsize=8, title_fontsize=8)
     axes[0, 0].text(n, axes[0, 0].get_ylim()[1], " M = n", va="top", fontsize=8)
-    fig.suptitle(f"Polynomial double descent: n = {n} noisy samples, least squares below "
-                 "M = n, minimum-norm above", fontsize=11)
+    fig.suptitle(
+        f"Polynomial double descent: n = {n} noisy samples, least squares below "
+        "M = n, minimum-norm above",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
@@ -303,8 +305,14 @@ def fits_figure(curves: pd.DataFrame, pts: pd.DataFrame, panels: list[int], n: i
         ax.plot(xs, target(xs), color="0.4", lw=1.2, ls=":", label="target f")
         for basis in sorted(set(curves.basis)):
             c = curves[(curves.basis == basis) & (curves.M == M)]
-            ax.plot(c.x, c.y.clip(lim[0] * 4, lim[1] * 4), color=COLORS[basis], lw=1.4,
-                    label=basis, ls="-" if basis == "legendre" else "--")
+            ax.plot(
+                c.x,
+                c.y.clip(lim[0] * 4, lim[1] * 4),
+                color=COLORS[basis],
+                lw=1.4,
+                label=basis,
+                ls="-" if basis == "legendre" else "--",
+            )
         ax.plot(pts.x, pts.y, "ko", ms=4, label="data")
         ax.set_ylim(*lim)
         regime = "least squares" if M < n else ("interpolation" if M == n else "min-norm")
@@ -368,19 +376,34 @@ def main() -> None:
         out.csv(STAGE, df)
         key = [n // 2, n, 2 * n, cfg["M_max"]]
         show = summ[summ.M.isin(key)][
-            ["basis", "M", "test_risk_median", "train_risk_median", "coef_norm_median",
-             "cond_median"]
+            [
+                "basis",
+                "M",
+                "test_risk_median",
+                "train_risk_median",
+                "coef_norm_median",
+                "cond_median",
+            ]
         ]
         out.csv(f"{STAGE}_summary", summ, show=False)
-        out.table(show, caption="Medians over seeds at M = n/2, n, 2n and the largest M",
-                  source=f"data/{PAPER}/{STAGE}_summary.csv")
+        out.table(
+            show,
+            caption="Medians over seeds at M = n/2, n, 2n and the largest M",
+            source=f"data/{PAPER}/{STAGE}_summary.csv",
+        )
         out.csv(f"{STAGE}_fits", curves)
-        out.figure("curves", curves_figure(summ, n, len(seeds)),
-                   "Test risk, training risk, coefficient norm and condition number against "
-                   "the number of parameters M; the dashed line marks M = n.")
-        out.figure("fits", fits_figure(curves, pts, cfg["fit_panels"], n),
-                   f"The fits for M = {', '.join(map(str, cfg['fit_panels']))} on one seed "
-                   f"(seed {cfg['seed']}), with the data points and the target.")
+        out.figure(
+            "curves",
+            curves_figure(summ, n, len(seeds)),
+            "Test risk, training risk, coefficient norm and condition number against "
+            "the number of parameters M; the dashed line marks M = n.",
+        )
+        out.figure(
+            "fits",
+            fits_figure(curves, pts, cfg["fit_panels"], n),
+            f"The fits for M = {', '.join(map(str, cfg['fit_panels']))} on one seed "
+            f"(seed {cfg['seed']}), with the data points and the target.",
+        )
         metrics = {}
         for b in cfg["bases"]:
             s = summ[summ.basis == b]

@@ -167,8 +167,7 @@ def sweep(data, Ns, sigma: float, seeds, device="cpu"):
                     "test_zero_one": float((P_te.argmax(1) != yte_t).double().mean()),
                     "test_squared": float(((P_te - Yte) ** 2).sum(1).mean()),
                     "train_squared": float(((P_tr - Ytr) ** 2).sum(1).mean()),
-                    "train_zero_one": float(
-                        (P_tr.argmax(1) != Ytr.argmax(1)).double().mean()),
+                    "train_zero_one": float((P_tr.argmax(1) != Ytr.argmax(1)).double().mean()),
                     "coef_norm": float(torch.linalg.norm(A)),
                     "cond": float(s.max() / s.min()),
                 }
@@ -188,8 +187,8 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["test_zero_one", "test_squared", "train_squared", "coef_norm", "cond"]
     g = df.groupby("N")[cols]
     return pd.concat(
-        [g.median().add_suffix("_median"), g.min().add_suffix("_min"),
-         g.max().add_suffix("_max")], axis=1
+        [g.median().add_suffix("_median"), g.min().add_suffix("_min"), g.max().add_suffix("_max")],
+        axis=1,
     ).reset_index()
 
 
@@ -198,8 +197,11 @@ def make_claims(df: pd.DataFrame, n: int, dataset: str):
     summ = summarise(df).sort_values("N")
     Ns = summ.N.to_numpy()
     claims = []
-    paper_note = "" if dataset == "mnist" else (
-        f"Small profile: 8×8 digits with n = {n}, not MNIST with n = 10⁴.")
+    paper_note = (
+        ""
+        if dataset == "mnist"
+        else (f"Small profile: 8×8 digits with n = {n}, not MNIST with n = 10⁴.")
+    )
     sq = summ.test_squared_median.to_numpy()
     i = int(np.argmax(sq))
     zo = summ.test_zero_one_median.to_numpy()
@@ -295,7 +297,7 @@ def figure(summ: pd.DataFrame, n: int, title: str):
         ("coef_norm", "ℓ2 norm of the coefficients", 1.0),
         ("train_squared", "training squared loss", 1.0),
     ]
-    seeds_band = (summ.filter(like="_min").to_numpy() != summ.filter(like="_max").to_numpy())
+    seeds_band = summ.filter(like="_min").to_numpy() != summ.filter(like="_max").to_numpy()
     for ax, (col, label, scale) in zip(axes.flat, panels, strict=True):
         s = summ.sort_values("N")
         y = s[f"{col}_median"] * scale
@@ -303,8 +305,14 @@ def figure(summ: pd.DataFrame, n: int, title: str):
             y = y.clip(lower=1e-32)
         ax.plot(s.N, y, "o-", color="#0072B2", ms=3, lw=1.4)
         if seeds_band.any():
-            ax.fill_between(s.N, (s[f"{col}_min"] * scale).clip(lower=1e-32),
-                            s[f"{col}_max"] * scale, color="#0072B2", alpha=0.2, lw=0)
+            ax.fill_between(
+                s.N,
+                (s[f"{col}_min"] * scale).clip(lower=1e-32),
+                s[f"{col}_max"] * scale,
+                color="#0072B2",
+                alpha=0.2,
+                lw=0,
+            )
         ax.axvline(n, color="k", ls="--", lw=0.9)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -350,15 +358,19 @@ def main() -> None:
     data = load_data(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"])
     n = len(data[0])
     sigma = median_distance(data[0]) if cfg["bandwidth"] == "median" else cfg["bandwidth"]
-    Ns = n_grid(n, cfg["N_min_factor"], cfg["N_max_factor"], cfg["grid_points"],
-                cfg["near_threshold"])
+    Ns = n_grid(
+        n, cfg["N_min_factor"], cfg["N_max_factor"], cfg["grid_points"], cfg["near_threshold"]
+    )
     seeds = list(range(cfg["seed"], cfg["seed"] + cfg["repeats"]))
     df = sweep(data, Ns, sigma, seeds, cfg["device"])
     summ = summarise(df)
     claims = make_claims(df, n, cfg["dataset"])
     name = {"digits": "8×8 digits", "mnist": "MNIST"}[cfg["dataset"]]
-    bw_text = (f"σ = {fmt(sigma, 4)}, the median distance between training images (median "
-               "heuristic)" if cfg["bandwidth"] == "median" else f"σ = {fmt(sigma, 4)} (set)")
+    bw_text = (
+        f"σ = {fmt(sigma, 4)}, the median distance between training images (median heuristic)"
+        if cfg["bandwidth"] == "median"
+        else f"σ = {fmt(sigma, 4)} (set)"
+    )
     with StageOutputs(PAPER, STAGE, "Figure 2: random Fourier features") as out:
         out.params({**cfg, "sigma_used": sigma, "n": n})
         out.text(
@@ -377,15 +389,28 @@ def main() -> None:
         out.csv(STAGE, df)
         out.csv(f"{STAGE}_summary", summ)
         near = summ.iloc[
-            sorted({int(np.abs(summ.N - f * n).argmin()) for f in (0.05, 0.5, 1, 2, 10)})]
-        out.table(near[["N", "test_zero_one_median", "test_squared_median",
-                        "train_squared_median", "coef_norm_median", "cond_median"]],
-                  caption="Medians over feature draws at N ≈ n/20, n/2, n, 2n, 10n",
-                  source=f"data/{PAPER}/{STAGE}_summary.csv")
-        out.figure("curves", figure(summ, n, f"Random Fourier features on {name}, n = {n}, "
-                                    f"σ = {fmt(sigma, 3)}"),
-                   "Zero-one and squared test loss, coefficient norm and training loss "
-                   "against the number of features N; the dashed line marks N = n.")
+            sorted({int(np.abs(summ.N - f * n).argmin()) for f in (0.05, 0.5, 1, 2, 10)})
+        ]
+        out.table(
+            near[
+                [
+                    "N",
+                    "test_zero_one_median",
+                    "test_squared_median",
+                    "train_squared_median",
+                    "coef_norm_median",
+                    "cond_median",
+                ]
+            ],
+            caption="Medians over feature draws at N ≈ n/20, n/2, n, 2n, 10n",
+            source=f"data/{PAPER}/{STAGE}_summary.csv",
+        )
+        out.figure(
+            "curves",
+            figure(summ, n, f"Random Fourier features on {name}, n = {n}, σ = {fmt(sigma, 3)}"),
+            "Zero-one and squared test loss, coefficient norm and training loss "
+            "against the number of features N; the dashed line marks N = n.",
+        )
         metrics = {"n": n, "sigma": sigma}
         for _, r in near.iterrows():
             tag = f"N{int(r.N)}"

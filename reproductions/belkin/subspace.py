@@ -201,8 +201,10 @@ def make_claims(gd_sum: pd.DataFrame, ridge: pd.DataFrame, n: int, iterations: i
                 "(optimisation chooses the sub-space)",
                 paper="GD from zero → minimum-norm solution (lecture; Belkin et al. 2019)",
                 ours=f"‖w_T − w*‖ / ‖w*‖ after {iterations} steps: "
-                + ", ".join(f"{fmt(v, 3)} (seed {s})"
-                            for s, v in zip(z.seed, z.final_rel_dist_min_norm, strict=True)),
+                + ", ".join(
+                    f"{fmt(v, 3)} (seed {s})"
+                    for s, v in zip(z.seed, z.final_rel_dist_min_norm, strict=True)
+                ),
                 rule=f"largest relative distance over seeds < {GD_TOL:g}",
                 passed=worst < GD_TOL,
                 note=f"Legendre basis, M = {int(z.M.iloc[0])}, n = {n}, step 1/σ_max²; "
@@ -276,14 +278,16 @@ def gd_figure(traj: pd.DataFrame, M: int, n: int):
     for basis, start, col, color, ls, label in styles:
         sub = traj[(traj.basis == basis) & (traj.start == start) & (traj.iteration > 0)]
         for i, (_, g) in enumerate(sub.groupby("seed")):
-            ax.plot(g.iteration, g[col], color=color, ls=ls, lw=1.3,
-                    label=label if i == 0 else None)
+            ax.plot(
+                g.iteration, g[col], color=color, ls=ls, lw=1.3, label=label if i == 0 else None
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("gradient-descent iteration t")
     ax.set_ylabel("distance")
-    ax.set_title(f"Gradient descent on ½‖Aw − y‖², M = {M} > n = {n} (one line per seed)",
-                 fontsize=10)
+    ax.set_title(
+        f"Gradient descent on ½‖Aw − y‖², M = {M} > n = {n} (one line per seed)", fontsize=10
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -339,17 +343,23 @@ def main() -> None:
     cfg = read_config(load_params(f"{PAPER}.{STAGE}"))
     n = cfg["n"]
     seeds = list(range(cfg["seed"], cfg["seed"] + cfg["repeats"]))
-    traj, gd_sum = gd_experiment(n, cfg["noise"], seeds[: cfg["gd_repeats"]], cfg["gd_M"],
-                                 cfg["gd_iterations"], cfg["init_scale"])
-    ridge = ridge_sweep(n, cfg["noise"], seeds, list(range(1, cfg["M_max"] + 1)),
-                        cfg["lambdas"], cfg["test_points"])
+    traj, gd_sum = gd_experiment(
+        n,
+        cfg["noise"],
+        seeds[: cfg["gd_repeats"]],
+        cfg["gd_M"],
+        cfg["gd_iterations"],
+        cfg["init_scale"],
+    )
+    ridge = ridge_sweep(
+        n, cfg["noise"], seeds, list(range(1, cfg["M_max"] + 1)), cfg["lambdas"], cfg["test_points"]
+    )
     rsum = ridge_summary(ridge)
     claims = make_claims(gd_sum, ridge, n, cfg["gd_iterations"])
-    with StageOutputs(PAPER, STAGE, "Optimisation chooses the sub-space; regularisation")\
-            as out:
+    with StageOutputs(PAPER, STAGE, "Optimisation chooses the sub-space; regularisation") as out:
         out.params(cfg)
         out.text(
-            f"The polynomial problem of the previous section (n = {n}, same target, noise and "
+            f"The polynomial problem of the polynomial section (n = {n}, same target, noise and "
             f"seeds) in the Legendre basis with M = {cfg['gd_M']} > n coefficients. "
             "Gradient descent on ½‖Aw − y‖² with step 1/σ_max(A)², "
             f"{cfg['gd_iterations']} iterations, from w₀ = 0 and from a random "
@@ -362,26 +372,39 @@ def main() -> None:
             + f", against λ = 0 (the minimum-norm fit), {len(seeds)} seeds."
         )
         out.csv(f"{STAGE}_gd", traj)
-        out.csv(f"{STAGE}_gd_summary", gd_sum, show=True,
-                caption="Gradient descent: final distances (absolute and relative to ‖w*‖)")
+        out.csv(
+            f"{STAGE}_gd_summary",
+            gd_sum,
+            show=True,
+            caption="Gradient descent: final distances (absolute and relative to ‖w*‖)",
+        )
         out.csv(f"{STAGE}_ridge", ridge)
-        out.figure("gd", gd_figure(traj, cfg["gd_M"], n),
-                   "Distance of the gradient-descent iterates to the minimum-norm interpolant "
-                   "w* and to w* + P_null w₀. In the monomial basis (grey) the same iteration "
-                   "is slowed by the condition number.")
-        out.figure("ridge", ridge_figure(rsum, n),
-                   "Test risk against M for ridge regularisation of several strengths λ; "
-                   "the dashed line marks M = n.")
+        out.figure(
+            "gd",
+            gd_figure(traj, cfg["gd_M"], n),
+            "Distance of the gradient-descent iterates to the minimum-norm interpolant "
+            "w* and to w* + P_null w₀. In the monomial basis (grey) the same iteration "
+            "is slowed by the condition number.",
+        )
+        out.figure(
+            "ridge",
+            ridge_figure(rsum, n),
+            "Test risk against M for ridge regularisation of several strengths λ; "
+            "the dashed line marks M = n.",
+        )
         peaks = rsum.groupby("lam")["median"].max()
         leg = gd_sum[gd_sum.basis == "legendre"]
         mono = gd_sum[gd_sum.basis == "monomial"]
         metrics = {
             "gd.zero.max_rel_dist_min_norm": float(
-                leg[leg.start == "zero"].final_rel_dist_min_norm.max()),
+                leg[leg.start == "zero"].final_rel_dist_min_norm.max()
+            ),
             "gd.random.max_rel_dist_limit": float(
-                leg[leg.start == "random"].final_rel_dist_limit.max()),
+                leg[leg.start == "random"].final_rel_dist_limit.max()
+            ),
             "gd.random.min_rel_dist_min_norm": float(
-                leg[leg.start == "random"].final_rel_dist_min_norm.min()),
+                leg[leg.start == "random"].final_rel_dist_min_norm.min()
+            ),
             "gd.monomial.zero.min_rel_dist_min_norm": float(mono.final_rel_dist_min_norm.min()),
             **{f"ridge.peak_test_risk.lam{lam:g}": float(v) for lam, v in peaks.items()},
         }
