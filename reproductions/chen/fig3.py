@@ -1,0 +1,244 @@
+"""Chen et al. (2018), Figure 3: statistics of a trained ODE-Net.
+
+(a) forward NFE against numerical error as the tolerance varies (tighter tolerance, more
+NFE, less error); (b) forward NFE against wall time (roughly proportional); (c) backward
+NFE against forward NFE (the paper: about half; the library's author later noted that at
+scale the backward NFE is usually *larger*); (d) forward NFE over training (grows).
+
+We load the ODE-Net trained by the Table 1 stage (``data/chen/table1_odenet.pt``) and a
+batch of its test images. For each tolerance (rtol = atol) we solve the ODE block's
+forward problem (dopri5, torchdiffeq) and measure NFE, the relative error of y(1) against
+a reference (our dopri5 at rtol = atol = 1e-7), the median wall time of 3 repeats, and —
+with gradients — the adjoint's backward NFE. Panel (d) and the per-epoch points of (c)
+come from the probe the Table 1 stage ran after every epoch
+(``data/chen/table1_history.csv``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nnde.data import digits_split, load_mnist
+from nnde.errors import DataFileError
+from nnde.integrators import solve
+from nnde.models.chen import make_classifier, ode_block
+from nnde.stage import (
+    StageOutputs,
+    check,
+    fmt,
+    get_list,
+    get_number,
+    load_params,
+    positive_float,
+    run_main,
+)
+from nnde.train import set_threads
+
+PAPER, STAGE = "chen", "fig3"
+CKPT = "data/chen/table1_odenet.pt"
+HISTORY = "data/chen/table1_history.csv"
+REF_TOL = 1e-7
+
+
+def load_trained(path: str = CKPT):
+    """(model, table-1 config) from the Table 1 checkpoint."""
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise DataFileError(f"{path} not found: run the chen_table1 stage first "
+                            "(dvc repro chen_table1)") from None
+    cfg = ck["cfg"]
+    size = 8 if cfg["dataset"] == "digits" else 28
+    model = make_classifier("odenet", image_size=size, channels=cfg["channels"],
+                            downsample=cfg["downsample"], mlp_hidden=cfg["mlp_hidden"],
+                            method=cfg["ode_method"], rtol=cfg["tol"], atol=cfg["tol"])
+    model.load_state_dict(ck["state_dict"])
+    return model, cfg
+
+
+def test_batch(cfg: dict, n: int):
+    if cfg["dataset"] == "digits":
+        s = digits_split(cfg["seed"], val_frac=0.0, test_frac=0.2)
+        return s.x_test[:n], s.y_test[:n]
+    x, y = load_mnist("data/raw", "test")
+    return (x[:n].float() / 255.0).unsqueeze(1), y[:n]
+
+
+def tolerance_sweep(model, x, y, tols, repeats: int = 3) -> pd.DataFrame:
+    """Per tolerance: forward NFE, relative error of the block's output, median forward
+    seconds, and forward/backward NFE of one adjoint training step."""
+    blk = ode_block(model)
+    with torch.no_grad():
+        h0 = model[0](x)
+        ref = solve(blk.func.field, h0, 0.0, blk.T, None, "dopri5", rtol=REF_TOL, atol=REF_TOL)
+    rows = []
+    for tol in tols:
+        blk.rtol = blk.atol = tol
+        times = []
+        with torch.no_grad():
+            for _ in range(repeats):
+                blk.reset_nfe()
+                t0 = time.perf_counter()
+                out = blk(h0)
+                times.append(time.perf_counter() - t0)
+            nfe_f = blk.nfe_forward
+        err = float((out - ref).norm() / ref.norm())
+        model.zero_grad(set_to_none=True)
+        blk.reset_nfe()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        f_train = blk.nfe_forward
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        rows.append({"tol": tol, "nfe_forward": nfe_f, "rel_error": err,
+                     "seconds": statistics.median(times), "train_nfe_forward": f_train,
+                     "train_nfe_backward": blk.nfe_backward})
+    return pd.DataFrame(rows)
+
+
+def make_claims(sweep: pd.DataFrame, hist: pd.DataFrame):
+    s = sweep.sort_values("tol", ascending=False)  # loose → tight
+    nfe_up = bool(np.all(np.diff(s.nfe_forward) >= 0)) and s.nfe_forward.iloc[-1] > \
+        s.nfe_forward.iloc[0]
+    err_down = s.rel_error.iloc[-1] < s.rel_error.iloc[0]
+    r_time = float(np.corrcoef(s.nfe_forward, s.seconds)[0, 1])
+    ratios = np.concatenate([
+        (s.train_nfe_backward / s.train_nfe_forward).to_numpy(),
+        (hist.nfe_backward / hist.nfe_forward).to_numpy(),
+    ])
+    med = float(np.median(ratios))
+    first, last = hist.nfe_forward.iloc[0], hist.nfe_forward.iloc[-1]
+    return [
+        check(
+            "nfe_grows_with_tolerance",
+            "Tighter tolerances cost more function evaluations and give smaller error "
+            "(Fig. 3a)",
+            paper="NFE rises as the numerical error falls",
+            ours="NFE " + " → ".join(str(int(v)) for v in s.nfe_forward) + "; error "
+                 + " → ".join(fmt(v, 2) for v in s.rel_error) + " (tol "
+                 + " → ".join(fmt(v) for v in s.tol) + ")",
+            rule="NFE non-decreasing as tol tightens (and larger at the tightest), error at "
+                 "the tightest tol < error at the loosest",
+            passed=nfe_up and err_down, partly=nfe_up or err_down,
+        ),
+        check(
+            "nfe_proportional_time",
+            "Forward wall time is roughly proportional to the forward NFE (Fig. 3b)",
+            paper="roughly linear",
+            ours=f"Pearson r(NFE, seconds) = {fmt(r_time, 3)}",
+            rule="Pearson r ≥ 0.9",
+            passed=r_time >= 0.9, partly=r_time >= 0.7,
+            note="Times on a shared CPU are noisy; medians of 3 repeats.",
+        ),
+        check(
+            "backward_half_forward",
+            "The backward pass (adjoint) needs about half the forward NFE (Fig. 3c)",
+            paper="≈ 0.5 (later remark by the author: usually larger than forward at scale)",
+            ours=f"median backward/forward NFE ratio {fmt(med, 3)} over {len(ratios)} "
+                 f"measurements (range {fmt(ratios.min(), 3)}–{fmt(ratios.max(), 3)})",
+            rule="0.35 ≤ median ratio ≤ 0.65",
+            passed=0.35 <= med <= 0.65,
+            note="" if 0.35 <= med <= 0.65 else
+            ("Backward NFE is larger than forward here, as the later remark says."
+             if med > 1 else "The ratio is not about one half at this scale."),
+        ),
+        check(
+            "nfe_grows_in_training",
+            "The forward NFE increases during training (Fig. 3d)",
+            paper="NFE grows over training epochs",
+            ours=f"probe NFE {int(first)} after epoch 1 → {int(last)} after epoch "
+                 f"{int(hist.epoch.iloc[-1])}",
+            rule="NFE after the last epoch > after the first",
+            passed=last > first, partly=last >= first,
+            note="" if last > first else "Few epochs at the small profile: the dynamics "
+                 "have not become harder to solve yet.",
+        ),
+    ]
+
+
+def figure(sweep: pd.DataFrame, hist: pd.DataFrame):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 4, figsize=(16, 3.8))
+    ax[0].loglog(sweep.rel_error, sweep.nfe_forward, "o-")
+    for r in sweep.itertuples():
+        ax[0].annotate(f"{r.tol:g}", (r.rel_error, r.nfe_forward), fontsize=7)
+    ax[0].set_xlabel("numerical error of y(1)")
+    ax[0].set_ylabel("forward NFE")
+    ax[0].set_title("(a) NFE vs error (labels: tol)")
+    ax[1].plot(sweep.nfe_forward, 1e3 * sweep.seconds, "o")
+    ax[1].set_xlabel("forward NFE")
+    ax[1].set_ylabel("forward time (ms)")
+    ax[1].set_title("(b) NFE vs wall time")
+    ax[2].plot(sweep.train_nfe_forward, sweep.train_nfe_backward, "o", label="tolerance sweep")
+    ax[2].plot(hist.nfe_forward, hist.nfe_backward, "s", label="per epoch (training)")
+    m = max(sweep.train_nfe_forward.max(), sweep.train_nfe_backward.max(),
+            hist.nfe_forward.max(), hist.nfe_backward.max())
+    ax[2].plot([0, m], [0, m], "k:", lw=0.8, label="backward = forward")
+    ax[2].plot([0, m], [0, m / 2], "k--", lw=0.8, label="backward = forward / 2")
+    ax[2].set_xlabel("forward NFE")
+    ax[2].set_ylabel("backward NFE")
+    ax[2].set_title("(c) backward vs forward NFE")
+    ax[2].legend(fontsize=7)
+    ax[3].plot(hist.epoch, hist.nfe_forward, "o-", label="forward")
+    ax[3].plot(hist.epoch, hist.nfe_backward, "s--", label="backward")
+    ax[3].set_xlabel("epoch")
+    ax[3].set_ylabel("NFE (probe batch)")
+    ax[3].set_title("(d) NFE over training")
+    ax[3].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def read_config(p: dict) -> dict:
+    sec = f"{PAPER}.{STAGE}"
+    return {
+        "tols": get_list(p, "tols", positive_float, sec),
+        "batch": get_number(p, "batch", sec, kind=int, gt=0),
+        "repeats": get_number(p, "repeats", sec, kind=int, gt=0),
+        "threads": get_number(p, "threads", sec, kind=int, gt=0),
+    }
+
+
+def main() -> None:
+    cfg = read_config(load_params(f"{PAPER}.{STAGE}"))
+    set_threads(cfg["threads"])
+    model, tcfg = load_trained()
+    try:
+        hist = pd.read_csv(HISTORY)
+    except FileNotFoundError:
+        raise DataFileError(f"{HISTORY} not found: run dvc repro chen_table1") from None
+    hist = hist[hist.model == "odenet"]
+    x, y = test_batch(tcfg, cfg["batch"])
+    sweep = tolerance_sweep(model, x, y, cfg["tols"], cfg["repeats"])
+    claims = make_claims(sweep, hist)
+    with StageOutputs(PAPER, STAGE, "Figure 3: statistics of a trained ODE-Net") as out:
+        out.params(cfg)
+        out.text(
+            f"The ODE-Net trained by the Table 1 stage ({tcfg['dataset']}, "
+            f"{tcfg['epochs']} epochs), on {cfg['batch']} test images. Each tolerance sets "
+            "rtol = atol of the dopri5 forward solve and of the adjoint's backward solve. "
+            f"Error: ‖y(1) − y_ref(1)‖ / ‖y_ref(1)‖, reference dopri5 at tol {REF_TOL:g}. "
+            f"Time: median of {cfg['repeats']} forward solves. Panels (c, d) also use the "
+            "per-epoch probe of the training run (one training batch, forward + backward)."
+        )
+        out.csv(STAGE, sweep, show=True, caption="Tolerance sweep")
+        out.figure("nfe", figure(sweep, hist),
+                   "Figure 3 analog: (a) NFE vs error, (b) NFE vs time, (c) backward vs "
+                   "forward NFE, (d) NFE during training.")
+        out.metrics({
+            **{f"nfe_forward.tol{r.tol:g}": r.nfe_forward for r in sweep.itertuples()},
+            **{f"nfe_backward.tol{r.tol:g}": r.train_nfe_backward for r in sweep.itertuples()},
+        })
+        out.claims(claims)
+
+
+if __name__ == "__main__":
+    run_main(main, f"{PAPER}.{STAGE}")
