@@ -1,0 +1,400 @@
+"""The workload catalog: the one list of benchmarks that asv, pytest-benchmark, the
+regression gate and the report all read.
+
+A workload is a point in the grid
+
+    integrator × problem × size × pass × device
+
+* **integrator**: every name in ``nnde.integrators.METHODS`` (found from the registry,
+  so a new method is benchmarked without editing this file), plus torchdiffeq's
+  ``euler``, ``midpoint``, ``rk4`` and ``dopri5`` as peers, spelled ``torchdiffeq.<name>``.
+  torchdiffeq's ``rk4`` is Kutta's 3/8 rule: its same-table peer is our ``rk38``; our
+  classical ``rk4`` is compared with it for speed only (outputs differ at O(h⁵)).
+* **problem**: a vector field or a layer — ``dense`` σ(Ky+b), ``antisymmetric``
+  σ((K−Kᵀ−γI)y+b), ``hamiltonian`` (the Haber–Ruthotto pair on [y, z]),
+  ``symmetric_conv`` −Kᵀσ(KY+b) with a 3×3 convolution, and the Neural-ODE block
+  ``ode_block_direct`` / ``ode_block_adjoint`` (``nnde.layers.ODEBlock``).
+* **size**: ``SIZES`` (width, batch, steps); the grids asv and pytest parametrise over
+  use ``DEFAULT_SIZES``.
+* **pass**: ``forward`` (under ``torch.no_grad``, inference throughput) or ``backward``
+  (forward + ``loss.backward()`` with gradients for the input and the field's weights).
+* **device**: ``cpu``, or ``cuda`` when a GPU is visible (skipped otherwise).
+
+Invalid combinations are *skipped with a reason*, never replaced by something else:
+``skip_reason(case)`` says why (e.g. a symplectic method needs a separable system, the
+adjoint needs a method torchdiffeq also has). ``build(case)`` raises ``Skip`` (a
+``NotImplementedError``, which asv reads as "skipped") for them.
+
+Fixed-step methods take ``steps`` equal steps on [0, T]; adaptive methods (``bosh3``,
+``dopri5`` and torchdiffeq's ``dopri5``) choose their own steps at ``RTOL``/``ATOL``.
+Implicit methods form the dense Jacobian of the whole batch in their Newton solve, so
+they run on ``IMPLICIT_BATCH`` examples, in float64 (float32 cannot meet their Newton
+tolerance). Everything is seeded (``SEED``): the same case builds the same tensors.
+
+This module imports only ``torch``, ``torchdiffeq`` and the library's registries
+(``nnde.integrators``, ``nnde.fields``, ``nnde.layers``) — never ``nnde.bench`` — so the
+regression gate can load it beside an older checkout of the library.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+T_END = 1.0
+RTOL, ATOL = 1e-6, 1e-8
+SEED = 0
+IMPLICIT_BATCH = 4
+
+PEERS = ("torchdiffeq.euler", "torchdiffeq.midpoint", "torchdiffeq.rk4", "torchdiffeq.dopri5")
+# our method → torchdiffeq peer on the same problem; ``same_table`` pairs must agree.
+PEER_OF = {
+    "euler": "torchdiffeq.euler",
+    "midpoint": "torchdiffeq.midpoint",
+    "rk4": "torchdiffeq.rk4",
+    "rk38": "torchdiffeq.rk4",
+    "dopri5": "torchdiffeq.dopri5",
+}
+SAME_TABLE = {"euler", "midpoint", "rk38", "dopri5"}
+
+FIELD_PROBLEMS = ("dense", "antisymmetric", "hamiltonian", "symmetric_conv")
+BLOCK_PROBLEMS = ("ode_block_direct", "ode_block_adjoint")
+PROBLEMS = FIELD_PROBLEMS + BLOCK_PROBLEMS
+PASSES = ("forward", "backward")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Size:
+    width: int
+    batch: int
+    steps: int
+
+
+# steps are powers of two so that torchdiffeq's step_size grid lands exactly on T.
+SIZES = {
+    "small": Size(width=32, batch=64, steps=8),
+    "medium": Size(width=64, batch=128, steps=16),
+    "large": Size(width=512, batch=256, steps=8),
+}
+DEFAULT_SIZES = ("small",)
+
+
+def integrators() -> tuple[str, ...]:
+    """Every registered method, then the torchdiffeq peers."""
+    from nnde.integrators import METHODS
+
+    return tuple(METHODS) + PEERS
+
+
+@dataclass(frozen=True)
+class Case:
+    integrator: str
+    problem: str
+    size: str = "small"
+    pass_: str = "forward"
+    device: str = "cpu"
+
+    @property
+    def id(self) -> str:
+        return f"{self.integrator}-{self.problem}-{self.size}-{self.pass_}-{self.device}"
+
+    @classmethod
+    def from_id(cls, text: str) -> Case:
+        parts = text.split("-")
+        if len(parts) != 5:
+            raise ValueError(
+                f"bad case id {text!r}: want integrator-problem-size-pass-device, "
+                "e.g. rk4-dense-small-forward-cpu"
+            )
+        return cls(*parts)
+
+
+def cases(sizes=DEFAULT_SIZES, devices=DEVICES, problems=PROBLEMS, passes=PASSES):
+    """The full grid (valid and invalid; filter with ``skip_reason``)."""
+    for m, p, s, ps, d in itertools.product(integrators(), problems, sizes, passes, devices):
+        yield Case(m, p, s, ps, d)
+
+
+class Skip(NotImplementedError):
+    """An invalid combination (asv reports NotImplementedError from setup as skipped)."""
+
+
+def _method(name: str):
+    from nnde.integrators import get_method
+
+    return get_method(name)
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why ``case`` is not a valid workload, or None when it is."""
+    if case.problem not in PROBLEMS:
+        return f"unknown problem {case.problem!r} (valid: {', '.join(PROBLEMS)})"
+    if case.size not in SIZES:
+        return f"unknown size {case.size!r} (valid: {', '.join(SIZES)})"
+    if case.pass_ not in PASSES:
+        return f"unknown pass {case.pass_!r} (valid: {', '.join(PASSES)})"
+    if case.device not in DEVICES:
+        return f"unknown device {case.device!r} (valid: {', '.join(DEVICES)})"
+    if case.device == "cuda" and not torch.cuda.is_available():
+        return "no CUDA device visible"
+    peer = case.integrator.startswith("torchdiffeq.")
+    if peer:
+        if case.integrator not in PEERS:
+            return f"unknown peer {case.integrator!r} (valid: {', '.join(PEERS)})"
+        return None
+    from nnde.integrators import METHODS
+
+    if case.integrator not in METHODS:
+        return f"unknown integrator {case.integrator!r}"
+    m = _method(case.integrator)
+    if case.problem in BLOCK_PROBLEMS:
+        if m.kind != "explicit":
+            return f"ODEBlock takes explicit methods; {m.name} is {m.kind}"
+        if case.problem == "ode_block_adjoint":
+            from nnde.layers import TORCHDIFFEQ_NAMES
+
+            if m.name not in TORCHDIFFEQ_NAMES:
+                return f"the adjoint runs torchdiffeq, which has no {m.name} table"
+        return None
+    if m.kind == "symplectic" and case.problem != "hamiltonian":
+        return f"{m.name} needs a separable (Hamiltonian) system"
+    if m.kind == "multistep" and case.problem not in ("dense", "symmetric_conv"):
+        return f"{m.name} solves Y'' = F(Y); only dense and symmetric_conv give such an F"
+    if m.kind == "implicit" and case.problem not in ("dense", "antisymmetric"):
+        return f"{m.name}: dense Newton Jacobian of a {case.problem} state is too large"
+    if m.kind == "implicit" and case.size != "small":
+        return f"{m.name}: dense Newton Jacobian only at size small"
+    return None
+
+
+def valid_cases(**kw) -> list[Case]:
+    return [c for c in cases(**kw) if skip_reason(c) is None]
+
+
+# --------------------------------------------------------------------------- building
+@dataclass
+class Workload:
+    """A built case. ``run()`` is the timed region (one forward or forward+backward
+    pass; call ``sync()`` after it on CUDA); ``output()`` is the forward result without
+    gradients; ``nfe()`` counts field evaluations of one ``run()``."""
+
+    case: Case
+    run: Callable[[], object]
+    output: Callable[[], torch.Tensor]
+    nfe: Callable[[], int]
+    samples: int
+    dtype: torch.dtype
+    field: torch.nn.Module
+    y0: torch.Tensor
+
+    def sync(self) -> None:
+        if self.case.device == "cuda":
+            torch.cuda.synchronize()
+
+
+class _Counter(torch.nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+        self.n = 0
+
+    def forward(self, t, y):
+        self.n += 1
+        return self.f(t, y)
+
+    @property
+    def width(self):
+        return self.f.width
+
+    @property
+    def pair(self):
+        fq, fp = self.f.pair
+
+        def cq(t, z):
+            self.n += 1
+            return fq(t, z)
+
+        def cp(t, y):
+            self.n += 1
+            return fp(t, y)
+
+        return (cq, cp)
+
+
+def _make_field(problem: str, size: Size, dtype, device):
+    from nnde.fields import AntisymmetricField, DenseField, HamiltonianField, SymmetricConvField
+
+    w, b = size.width, size.batch
+    if problem == "symmetric_conv":
+        c = max(w // 4, 2)
+        field = SymmetricConvField(channels=c, activation="tanh")
+        shape = (max(b // 4, 1), c, 8, 8)
+    elif problem == "hamiltonian":
+        field = HamiltonianField(w // 2)
+        shape = (b, 2 * (w // 2))
+    elif problem == "antisymmetric":
+        field = AntisymmetricField(w)
+        shape = (b, w)
+    else:  # dense and the ODE blocks
+        field = DenseField(w)
+        shape = (b, w)
+    field = field.to(device=device, dtype=dtype)
+    y0 = torch.randn(shape, generator=_gen(), dtype=torch.float64).to(device=device, dtype=dtype)
+    return field, y0
+
+
+def _gen():
+    return torch.Generator().manual_seed(SEED + 1)
+
+
+def _solver(case: Case, field, dtype):
+    """A function y0 → y(T) for the case's integrator on ``field``."""
+    size = SIZES[case.size]
+    h = T_END / size.steps
+    if case.integrator.startswith("torchdiffeq."):
+        from torchdiffeq import odeint, odeint_adjoint
+
+        name = case.integrator.split(".", 1)[1]
+        fn = odeint_adjoint if case.problem == "ode_block_adjoint" else odeint
+
+        def tde(y0, f=field):
+            t = torch.tensor([0.0, T_END], dtype=dtype, device=y0.device)
+            if name == "dopri5":
+                return fn(f, y0, t, method=name, rtol=RTOL, atol=ATOL)[-1]
+            kw = dict(method=name, options=dict(step_size=h))
+            if fn is odeint_adjoint:
+                kw["adjoint_options"] = dict(step_size=h)
+            return fn(f, y0, t, **kw)[-1]
+
+        return tde
+    from nnde.integrators import solve
+
+    m = _method(case.integrator)
+    steps = None if m.adaptive else size.steps
+    tol = dict(rtol=RTOL, atol=ATOL) if m.adaptive else {}
+    if case.problem in BLOCK_PROBLEMS:
+        from nnde.layers import ODEBlock
+
+        grad = "adjoint" if case.problem == "ode_block_adjoint" else "direct"
+        block = ODEBlock(field, T=T_END, method=m.name, steps=steps, gradient=grad, **tol)
+        return block
+    if m.kind == "symplectic":
+        half = field.width
+
+        def symp(y0, f=field):
+            q, p = solve(f.pair, (y0[:, :half], y0[:, half:]), 0.0, T_END, steps, m.name)
+            return torch.cat([q, p], dim=1)
+
+        return symp
+
+    def plain(y0, f=field):
+        return solve(f, y0, 0.0, T_END, steps, m.name, **tol)
+
+    return plain
+
+
+def build(case: Case) -> Workload:
+    """Build the seeded workload of ``case`` (raises ``Skip`` for invalid ones)."""
+    reason = skip_reason(case)
+    if reason:
+        raise Skip(reason)
+    torch.manual_seed(SEED)
+    implicit = not case.integrator.startswith("torchdiffeq.") and (
+        _method(case.integrator).kind == "implicit"
+    )
+    size = SIZES[case.size]
+    if implicit:
+        size = Size(size.width, min(size.batch, IMPLICIT_BATCH), size.steps)
+    dtype = torch.float64 if implicit else torch.float32
+    field, y0 = _make_field(case.problem, size, dtype, case.device)
+    counter = _Counter(field)
+    solver = _solver(case, field, dtype)
+    counted = _solver(case, counter, dtype)
+
+    def forward_only():
+        with torch.no_grad():
+            return solver(y0)
+
+    if case.pass_ == "forward":
+        run = forward_only
+    else:
+        x = y0.clone().requires_grad_(True)
+
+        def run():
+            field.zero_grad(set_to_none=True)
+            x.grad = None
+            loss = solver(x).square().mean()
+            loss.backward()
+            return loss
+
+    def nfe():
+        counter.n = 0
+        if case.pass_ == "forward":
+            with torch.no_grad():
+                counted(y0)
+        else:
+            xx = y0.clone().requires_grad_(True)
+            counted(xx).square().mean().backward()
+        return counter.n
+
+    return Workload(case, run, forward_only, nfe, int(y0.shape[0]), dtype, field, y0)
+
+
+def reference(w: Workload) -> torch.Tensor:
+    """y(T) of the workload's ODE from dopri5 in float64 at rtol 1e-10, atol 1e-12.
+
+    For the multistep methods (Y'' = F(Y), Y'(0) = 0) the reference solves the
+    first-order system (Y, V)' = (V, F(Y))."""
+    import copy
+
+    from nnde.integrators import solve
+
+    f = copy.deepcopy(w.field).to(torch.float64)
+    y0 = w.y0.to(torch.float64)
+    kind = None
+    if not w.case.integrator.startswith("torchdiffeq."):
+        kind = _method(w.case.integrator).kind
+    with torch.no_grad():
+        if kind == "multistep":
+
+            def first_order(t, s):
+                y, v = s.chunk(2, dim=0)
+                return torch.cat([v, f(t, y)], dim=0)
+
+            s = solve(first_order, torch.cat([y0, torch.zeros_like(y0)]), 0.0, T_END,
+                      method="dopri5", rtol=1e-10, atol=1e-12)
+            return s.chunk(2, dim=0)[0]
+        return solve(f, y0, 0.0, T_END, method="dopri5", rtol=1e-10, atol=1e-12)
+
+
+def error(w: Workload) -> float:
+    """Max-abs error of the workload's y(T) against ``reference``."""
+    out = w.output().to(torch.float64)
+    return float((out - reference(w)).abs().max())
+
+
+# --------------------------------------------------------------------------- subsets
+# The gate's default subset: cheap, dominated by field evaluations, covers the generic
+# RK loop (fixed and adaptive), the symplectic loop and the backward pass.
+GATE_CASES = (
+    "euler-dense-small-forward-cpu",
+    "rk4-dense-small-forward-cpu",
+    "rk4-dense-small-backward-cpu",
+    "dopri5-dense-small-forward-cpu",
+    "verlet-hamiltonian-small-forward-cpu",
+)
+
+
+def peer_pairs(problems=FIELD_PROBLEMS + BLOCK_PROBLEMS, sizes=DEFAULT_SIZES, passes=PASSES):
+    """(ours, torchdiffeq) case pairs on the same problem, size and pass, on CPU."""
+    out = []
+    for ours, peer in PEER_OF.items():
+        for p, s, ps in itertools.product(problems, sizes, passes):
+            a, b = Case(ours, p, s, ps, "cpu"), Case(peer, p, s, ps, "cpu")
+            if skip_reason(a) is None and skip_reason(b) is None:
+                out.append((a, b))
+    return out

@@ -1,0 +1,125 @@
+"""Honest measurement: pinned threads, warm-up, repeats, medians, CUDA synchronised,
+peak memory as the *delta* of the workload (allocator on CUDA, resident set on CPU).
+
+Like ``catalog``, this module imports nothing from ``nnde`` so the regression gate can
+load it beside an older checkout of the library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+THREADS_ENV = "NNDE_BENCH_THREADS"
+
+
+def pin_threads(n: int | None = None) -> int:
+    """Fix torch's intra-op threads (default ``$NNDE_BENCH_THREADS`` or 1): one thread
+    is what a loaded 2-core CI machine can give every run alike."""
+    n = int(n or os.environ.get(THREADS_ENV, 1))
+    torch.set_num_threads(n)
+    return n
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def calibrate(fn: Callable[[], object], device: str, min_time: float = 0.02) -> int:
+    """Calls per sample so that one sample lasts at least ``min_time`` seconds (after
+    one warm-up call)."""
+    fn()
+    sync(device)
+    number = 1
+    while True:
+        t = time_once(fn, device, number)
+        if t * number >= min_time or number >= 1 << 16:
+            return number
+        number = max(number * 2, int(number * min_time / max(t * number, 1e-9)) + 1)
+
+
+def time_once(fn: Callable[[], object], device: str, number: int = 1) -> float:
+    """Seconds per call, averaged over ``number`` back-to-back calls."""
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    sync(device)
+    return (time.perf_counter() - t0) / number
+
+
+def time_median(
+    fn: Callable[[], object], device: str, repeats: int = 5, min_time: float = 0.02
+) -> float:
+    """Median over ``repeats`` samples of seconds per call (warm-up excluded)."""
+    number = calibrate(fn, device, min_time)
+    return statistics.median(time_once(fn, device, number) for _ in range(repeats))
+
+
+# --------------------------------------------------------------------------- memory
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _status_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_rss_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM (the peak resident set) to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory_delta(fn: Callable[[], object], device: str) -> int:
+    """Bytes by which one call of ``fn`` raises the peak above what was in use before.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` after a reset, minus the allocated bytes
+    before. CPU (Linux): glibc is told to serve blocks ≥ 64 KiB by mmap and to return
+    freed memory at once, so the resident set follows the tensors; the kernel's peak
+    (VmHWM) is reset via /proc/self/clear_refs, and the result is VmHWM after the call
+    minus VmRSS before it. Elsewhere: NotImplementedError.
+    """
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated() - base)
+    if _LIBC is None or _status_kib("VmHWM") is None:
+        raise NotImplementedError("CPU peak memory needs Linux /proc and glibc")
+    _LIBC.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+    _LIBC.mallopt(_M_TRIM_THRESHOLD, 64 * 1024)
+    _LIBC.malloc_trim(0)
+    if not _reset_rss_peak():
+        raise NotImplementedError("cannot reset the peak RSS (/proc/self/clear_refs)")
+    base = _status_kib("VmRSS")
+    fn()
+    peak = _status_kib("VmHWM")
+    return max(0, (peak - base) * 1024)
