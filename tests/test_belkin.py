@@ -277,6 +277,7 @@ def _rff_params(**kw):
         "grid_points": 4,
         "near_threshold": [1.0],
         "device": "cpu",
+        "threads": 1,
         "bandwidth": "median",
     }
     p.update(kw)
@@ -315,6 +316,7 @@ def _sub_params(**kw):
         (rff.read_config, _rff_params(bandwidth="wide"), "belkin.rff.bandwidth"),
         (rff.read_config, _rff_params(N_min_factor=2), "belkin.rff.N_min_factor"),
         (rff.read_config, _rff_params(device="tpu"), "belkin.rff.device"),
+        (rff.read_config, _rff_params(threads=0), "belkin.rff.threads"),
     ],
 )
 def test_bad_params_name_the_key(reader, params, key):

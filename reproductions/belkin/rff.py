@@ -47,6 +47,7 @@ from nnde.stage import (
     positive_float,
     run_main,
 )
+from nnde.train import set_threads
 
 PAPER, STAGE = "belkin", "rff"
 DATASETS = ("digits", "mnist")
@@ -340,6 +341,7 @@ def read_config(p: dict) -> dict:
         "grid_points": get_number(p, "grid_points", sec, kind=int, ge=2),
         "near_threshold": get_list(p, "near_threshold", positive_float, sec),
         "device": get_choice(p, "device", ("cpu", "cuda"), sec),
+        "threads": get_number(p, "threads", sec, kind=int, ge=1),
     }
     if cfg["N_min_factor"] >= 1:
         raise ParamError(f"{sec}.N_min_factor", f"is {cfg['N_min_factor']}", "a number < 1")
@@ -355,6 +357,7 @@ def read_config(p: dict) -> dict:
 
 def main() -> None:
     cfg = read_config(load_params(f"{PAPER}.{STAGE}"))
+    set_threads(cfg["threads"])
     data = load_data(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"])
     n = len(data[0])
     sigma = median_distance(data[0]) if cfg["bandwidth"] == "median" else cfg["bandwidth"]
