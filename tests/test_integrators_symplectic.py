@@ -102,6 +102,20 @@ def test_stats_and_trajectory_shapes():
     assert q.shape == p.shape == (3,)
 
 
+def test_partitioned_q_and_p_may_differ_in_shape():
+    # q in R^3, p in R^2 with q' = B p, p' = −Bᵀ q
+    B = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], dtype=DT)
+    q, p = solve(
+        (lambda t, p: p @ B.T, lambda t, q: -(q @ B)),
+        (torch.ones(4, 3, dtype=DT), torch.zeros(4, 2, dtype=DT)),
+        0.0,
+        1.0,
+        10,
+        "verlet",
+    )
+    assert q.shape == (4, 3) and p.shape == (4, 2)
+
+
 def test_partitioned_input_errors():
     with pytest.raises(ParamError, match="f=\\(fq, fp\\)"):
         solve(fq, (Q0, P0), 0.0, 1.0, 10, "verlet")

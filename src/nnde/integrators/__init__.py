@@ -112,7 +112,8 @@ def _check_tensor(y, key: str) -> None:
 
 
 def _first_call_check(f, like: torch.Tensor, key: str):
-    """Wrap f for its first call only: its output must match the state it was given."""
+    """Wrap f for its first call only: its output must match ``like`` (the state whose
+    derivative it returns) in shape, dtype and device."""
 
     def checked(t, y):
         out = f(t, y)
@@ -130,8 +131,10 @@ def _first_call_check(f, like: torch.Tensor, key: str):
                 f"returned a tensor on {out.device} for a state on {like.device}; move "
                 "the field and the state to the same device",
             )
-        if out.shape != y.shape:
-            raise ParamError(key, f"returned shape {tuple(out.shape)}, expected {tuple(y.shape)}")
+        if out.shape != like.shape:
+            raise ParamError(
+                key, f"returned shape {tuple(out.shape)}, expected {tuple(like.shape)}"
+            )
         return out
 
     return checked
@@ -246,8 +249,8 @@ def solve(
     h = (t1 - t0) / steps
     if m.kind == "symplectic":
         f_first = (
-            _first_call_check(f[0], y0[1], "f[0] (fq)"),
-            _first_call_check(f[1], y0[0], "f[1] (fp)"),
+            _first_call_check(f[0], y0[0], "f[0] (fq)"),  # returns dq/dt
+            _first_call_check(f[1], y0[1], "f[1] (fp)"),  # returns dp/dt
         )
     else:
         f_first = _first_call_check(f, y0, "f")
