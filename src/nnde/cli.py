@@ -43,6 +43,21 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(json.dumps(provenance(args.root), indent=2))
 
 
+def _cmd_sweeps(args: argparse.Namespace) -> None:
+    from .sweeps import write_sweeps
+
+    summary = write_sweeps(args.root)
+    print(f"{summary['group'].nunique()} groups, {len(summary)} metric rows written to "
+          "data/sweeps/; run `nnde report` to show them")
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    """``nnde bench compare|peers|report|history``: see ``nnde.bench``."""
+    from .bench.cli import run
+
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nnde",
@@ -59,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="print provenance: commit, versions, CPU, threads, device")
     i.add_argument("--root", default=".")
     i.set_defaults(func=_cmd_info)
+    sw = sub.add_parser("sweeps", help="aggregate finished DVC experiments (mean ± std over "
+                        "seeds) into data/sweeps/ for the report")
+    sw.add_argument("--root", default=".")
+    sw.set_defaults(func=_cmd_sweeps)
+    from .bench.cli import add_parser as _add_bench_parser
+
+    _add_bench_parser(sub, _cmd_bench)
     return p
 
 

@@ -55,7 +55,13 @@ PAPERS = {
         "Integrator and layer benchmarks (this project).",
         "Throughput and memory of each integrator and layer type, against torchdiffeq.",
     ),
+    "sweeps": (
+        "Sweeps over DVC experiments (this project).",
+        "Seeds and widths run through DVC's experiment queue, aggregated by `nnde sweeps`.",
+    ),
 }
+#: Sections about this project rather than a paper: shown only when they have content.
+PROJECT_SECTIONS = ("benchmarks", "sweeps")
 
 PACKAGES = ("nnde", "torch", "torchdiffeq", "numpy", "pandas", "matplotlib", "seaborn",
             "scikit-learn", "jinja2", "dvc")
@@ -204,6 +210,8 @@ def render(root: str | os.PathLike = ".") -> str:
     papers = []
     for key, (citation, summary) in PAPERS.items():
         ps = [s for s in stages if s.paper == key]
+        if not ps and key in PROJECT_SECTIONS:
+            continue
         papers.append({"key": key, "citation": citation, "summary": summary, "stages": ps})
     extra = sorted({s.paper for s in stages} - set(PAPERS))
     for key in extra:
