@@ -4,6 +4,7 @@ profiles), and the 2-D sets of Haber & Ruthotto."""
 from .cifar import load_cifar10, read_cifar_bin
 from .digits import Split, digits_split, stratified_split
 from .mnist import load_mnist, read_idx
+from .toy2d import TOY2D, ellipses, pad_features, peaks, swiss_roll, toy2d_split  # noqa: F401
 
 __all__ = [
     "Split",
