@@ -77,6 +77,14 @@ class TrainConfig:
             raise ParamError("lr", f"is {self.lr!r}", "a number > 0")
         if self.optimizer not in OPTIMIZERS:
             raise ParamError("optimizer", f"is {self.optimizer!r}", ", ".join(OPTIMIZERS))
+        # Long runs: NNDE_CHECKPOINT_DIR turns on per-epoch checkpoints for every model a
+        # stage trains, NNDE_RESUME=1 continues each from its last checkpoint.
+        ck_dir = os.environ.get("NNDE_CHECKPOINT_DIR")
+        if self.checkpoint is None and ck_dir:
+            name = f"{self.stage or 'run'}-{self.model_name or 'model'}-seed{self.seed}.pt"
+            self.checkpoint = str(Path(ck_dir) / name.replace("/", "_"))
+        if os.environ.get("NNDE_RESUME", "") not in ("", "0"):
+            self.resume = True
 
 
 @dataclass
