@@ -1,0 +1,204 @@
+"""Haber & Ruthotto, stable architectures: packing, measured M, eigenvalues over the
+stability regions, claims and parameters."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from nnde.diagnostics import jacobian, stability_constant
+from nnde.errors import ParamError
+
+_PATH = Path(__file__).resolve().parents[1] / "reproductions/haber_ruthotto/architectures.py"
+_spec = importlib.util.spec_from_file_location("hr_architectures", _PATH)
+arch = importlib.util.module_from_spec(_spec)
+sys.modules["hr_architectures"] = arch
+_spec.loader.exec_module(arch)
+
+DT = torch.float64
+
+
+# --------------------------------------------------------------------------- regions
+def test_two_step_growth_is_one_exactly_on_the_imaginary_segment():
+    inside = 1j * np.linspace(-2, 2, 41)
+    np.testing.assert_allclose(arch.two_step_growth(inside), 1.0, atol=1e-7)
+    for z in (2.05j, -2.5j, 0.1, -0.1, -0.05 + 1j):
+        assert arch.two_step_growth(z) > 1 + 1e-3
+    # leapfrog on y'' = μ y with h²μ = −4.41 (hω = 2.1) grows by the larger root per step
+    h2mu = -2.1**2
+    r = np.roots([1, -(2 + h2mu), 1])
+    assert abs(arch.two_step_growth(2.1j) - np.abs(r).max()) < 1e-12
+
+
+def test_euler_and_rk4_factors_on_the_imaginary_axis():
+    y = np.linspace(0.1, 2.5, 9)
+    np.testing.assert_allclose(arch.growth_factor("euler", 1j * y), np.sqrt(1 + y**2))
+    assert np.all(arch.growth_factor("rk4", 1j * y) <= 1 + 1e-12)  # |y| ≤ 2√2
+    assert arch.growth_factor("rk4", 3.0j) > 1
+
+
+def test_forward_euler_on_antisymmetric_weights_grows_like_the_prediction():
+    # linear layers y ← y + h W y, W antisymmetric: ‖(I + hW)^N‖ = (1 + h²ρ(W)²)^{N/2}
+    torch.manual_seed(0)
+    A = torch.randn(4, 4, dtype=DT)
+    W = A - A.T
+    h, N = 0.3, 12
+    step = torch.eye(4, dtype=DT) + h * W
+    Phi = torch.linalg.matrix_power(step, N)
+    rho = float(torch.linalg.eigvals(W).abs().max())
+    pred = (1 + h**2 * rho**2) ** (N / 2)
+    x = torch.randn(64, 4, dtype=DT)
+    ratios = arch.block_stability(lambda v: v @ Phi.T, x, 1, 4, n_perturbations=64)
+    M = float(ratios.max())
+    assert M <= pred * (1 + 1e-9) and M > 0.8 * pred
+    lam = torch.linalg.eigvals(W).numpy()
+    logg, frac = arch.predicted_growth("euler", h * lam[None, None, None, :].repeat(N, 0))
+    assert abs(np.exp(logg[0, 0]) - pred) < 1e-9 * pred and frac[0] == 1.0
+    logg4, frac4 = arch.predicted_growth("rk4", h * lam[None, None, None, :].repeat(N, 0))
+    assert np.exp(logg4[0, 0]) <= 1 + 1e-9 and frac4[0] == 0.0
+
+
+# --------------------------------------------------------------------------- M
+def test_block_stability_on_known_linear_maps():
+    c, s = np.cos(0.7), np.sin(0.7)
+    R = torch.tensor([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=DT)
+    D = torch.diag(torch.tensor([3.0, 0.5, 1.0, 2.0], dtype=DT))
+    big = torch.block_diag(R, D)  # member 0: orthogonal; member 1: stretch by at most 3
+    x = torch.randn(32, 8, dtype=DT, generator=torch.Generator().manual_seed(1))
+    ratios = arch.block_stability(lambda v: v @ big.T, x, 2, 4, n_perturbations=16)
+    np.testing.assert_allclose(ratios[:, 0].numpy(), 1.0, atol=1e-9)
+    assert 2.5 < float(ratios[:, 1].max()) <= 3 + 1e-9 and float(ratios[:, 1].min()) >= 0.5
+    # one member: the same draws and value as the library's stability constant
+    f = lambda v: torch.tanh(v @ D.T)  # noqa: E731
+    mine = float(arch.block_stability(f, x[:, :4], 1, 4, 1e-4, 8, seed=3).max())
+    assert mine == stability_constant(f, x[:, :4], eps=1e-4, n_perturbations=8, seed=3)
+
+
+# --------------------------------------------------------------------------- packing
+@pytest.mark.parametrize("name", list(arch.ARCHS))
+def test_packed_members_are_the_library_networks(name):
+    torch.manual_seed(0)
+    E, w, N, h = 3, 4, 5, 0.7
+    stack = arch.build_stack(name, E * w, N, h, 0.1, "rk4")
+    packed = arch.Packed(stack, E, w, [2, 5, 2])
+    x = torch.randn(7, E * w)
+    with torch.no_grad():
+        out = stack(x)
+        logits = packed(x)
+    assert logits.shape == (7, 5, E)
+    assert float(logits[:, 2:, 0].max()) < -1e8  # a 2-class member's extra classes
+    for e in range(E):
+        net = arch.member_stack(stack, name, e, w, E, 0.1, "rk4")
+        with torch.no_grad():
+            torch.testing.assert_close(net(x[:, e * w:(e + 1) * w]), out[:, e * w:(e + 1) * w])
+    # off-diagonal blocks stay zero through a training step (their gradients are masked)
+    loss = torch.nn.functional.cross_entropy(packed(x), torch.randint(0, 2, (7, E)))
+    loss.backward()
+    K = stack.fields[0].K
+    mask = arch.block_mask(E, K.shape[0] // E, K.shape[1] // E)
+    assert float((K.grad * (1 - mask)).abs().max()) == 0.0
+    assert float((K.detach() * (1 - mask)).abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("name", list(arch.ARCHS))
+def test_layer_jacobians_match_autograd(name):
+    torch.manual_seed(1)
+    E, w, N, h, gamma = 2, 4, 3, 0.5, 0.1
+    stack = arch.build_stack(name, E * w, N, h, gamma, "rk4").to(DT)
+    arch.Packed(stack, E, w, [2, 2])  # block-diagonal weights
+    stack = stack.to(DT)
+    x = torch.randn(3, E * w, dtype=DT)
+    g = gamma if name == "antisym_euler" else 0.0
+    J = arch.layer_jacobians(name, stack, x, E, w, g)
+    e, k = 1, 2
+    net = arch.member_stack(stack, name, e, w, E, gamma, "rk4").to(DT)
+    xe = x[:, e * w:(e + 1) * w]
+    f = net.fields[k]
+    if name == "hamiltonian":
+        ys, zs = net.flow(xe, torch.zeros_like(xe), return_states=True)
+        ref = jacobian(lambda s: f(k * h, s), torch.cat([ys[k], zs[k]], 1))
+    else:
+        ref = jacobian(lambda s: f(k * h, s), net(xe, return_states=True)[k])
+    torch.testing.assert_close(J[k, :, e], ref)
+    hl = arch.layer_eigenvalues(name, stack, x, E, w, g)
+    if name in ("antisym_rk4", "hamiltonian", "second_order"):  # on the imaginary axis
+        assert np.abs(hl.real).max() < 1e-9
+    if name == "antisym_euler":
+        assert hl.real.max() <= 1e-12 and hl.real.min() >= -h * gamma - 1e-12
+
+
+# --------------------------------------------------------------------------- claims
+def _table(M_stable, M_resnet, acc_stable=0.9, acc_resnet=0.9, euler=True):
+    rows = []
+    for a in arch.ARCHS:
+        for i, n in enumerate([8, 32, 128]):
+            for d in ("swiss_roll", "peaks"):
+                M = M_resnet[i] if a == "resnet" else M_stable[i]
+                r = {"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": 0, "M": M,
+                     "M_min": 0.5, "val_acc": acc_resnet if a == "resnet" else acc_stable,
+                     "train_acc": 1.0, "grad_first": 1.0, "grad_last": 1.0,
+                     "grad_first_init": 1.0, "grad_last_init": 1.0,
+                     "frac_outside_region": 0.0, "predicted_growth": 1.0, "seconds_cell": 1.0}
+                if a == "antisym_rk4":
+                    P = [9.0, 3.0, 1.2][i] if euler else 1.0
+                    r.update(M_euler=P * 1.3 if euler else 0.9, P_euler=P)
+                rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def test_claims_follow_the_data():
+    good = {c.id: c.verdict for c in arch.make_claims(_table([1.1, 1.0, 1.2], [1.5, 4.0, 30.0]))}
+    assert set(good.values()) == {"reproduced"}, good
+    bad = {c.id: c.verdict for c in arch.make_claims(
+        _table([30.0, 40.0, 50.0], [1.0, 1.0, 1.0], acc_stable=0.6, euler=False))}
+    assert set(bad.values()) == {"not reproduced"}, bad
+
+
+# --------------------------------------------------------------------------- params
+def _params(**over):
+    p = {"archs": ["resnet", "hamiltonian"], "datasets": ["swiss_roll"], "depths": [2, 4],
+         "seeds": [0], "T": 2.0, "width": 4, "gamma": 0.1, "higher_method": "rk4",
+         "n_train": 16, "n_val": 16, "epochs": 2, "batch_size": 16, "lr": 0.01,
+         "smooth": 0.0, "eps": 1e-4, "n_perturbations": 2, "eig_points": 4, "workers": 1,
+         "threads": 1}
+    p.update(over)
+    return p
+
+
+@pytest.mark.parametrize("key,value", [("archs", ["resnet", "mlp"]), ("depths", [0, 4]),
+                                       ("T", 0), ("T", -1.0), ("width", 3), ("seeds", [-1]),
+                                       ("datasets", ["moons"]), ("higher_method", "verlet"),
+                                       ("n_val", 18), ("smooth", -1.0)])
+def test_bad_params_name_the_key(key, value):
+    with pytest.raises(ParamError, match=f"haber_ruthotto.architectures.{key}"):
+        arch.read_config(_params(**{key: value}))
+
+
+def test_bad_params_leave_no_output(tmp_path, monkeypatch):
+    doc = {"profile": "small", "haber_ruthotto": {"architectures": {
+        "common": _params(), "small": {"depths": [0]}, "tiny": {}, "paper": {}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        arch.run_main(arch.main, "haber_ruthotto.architectures")
+    assert exc.value.code == 2
+    assert not (tmp_path / "data").exists() and not (tmp_path / "reports").exists()
+
+
+def test_tiny_run_is_deterministic_and_complete():
+    cfg = arch.read_config(_params(archs=list(arch.ARCHS)))
+    df1, kept = arch.run(cfg, keep={("resnet", 2)})
+    df2, _ = arch.run(cfg)
+    assert len(df1) == len(arch.ARCHS) * 2
+    cols = ["val_acc", "M", "grad_first", "grad_last", "predicted_growth"]
+    pd.testing.assert_frame_equal(df1[cols], df2[cols])
+    assert np.isfinite(df1[cols].to_numpy()).all()
+    assert kept[("resnet", 2)]["hlam"].shape == (2, 4, 1, 4)
+    assert {c.id for c in arch.make_claims(df1)} >= {"stable_archs_M_near_1"}
