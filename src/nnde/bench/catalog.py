@@ -251,10 +251,12 @@ def _gen():
     return torch.Generator().manual_seed(SEED + 1)
 
 
-def _solver(case: Case, field, dtype):
+def _solver(case: Case, field, dtype, steps=None, tol=None):
     """A function y0 → y(T) for the case's integrator on ``field``."""
     size = SIZES[case.size]
-    h = T_END / size.steps
+    n_steps = steps or size.steps
+    rtol, atol = tol or (RTOL, ATOL)
+    h = T_END / n_steps
     if case.integrator.startswith("torchdiffeq."):
         from torchdiffeq import odeint, odeint_adjoint
 
@@ -264,7 +266,7 @@ def _solver(case: Case, field, dtype):
         def tde(y0, f=field):
             t = torch.tensor([0.0, T_END], dtype=dtype, device=y0.device)
             if name == "dopri5":
-                return fn(f, y0, t, method=name, rtol=RTOL, atol=ATOL)[-1]
+                return fn(f, y0, t, method=name, rtol=rtol, atol=atol)[-1]
             kw = dict(method=name, options=dict(step_size=h))
             if fn is odeint_adjoint:
                 kw["adjoint_options"] = dict(step_size=h)
@@ -274,8 +276,8 @@ def _solver(case: Case, field, dtype):
     from nnde.integrators import solve
 
     m = _method(case.integrator)
-    steps = None if m.adaptive else size.steps
-    tol = dict(rtol=RTOL, atol=ATOL) if m.adaptive else {}
+    steps = None if m.adaptive else n_steps
+    tol = dict(rtol=rtol, atol=atol) if m.adaptive else {}
     if case.problem in BLOCK_PROBLEMS:
         from nnde.layers import ODEBlock
 
@@ -297,8 +299,11 @@ def _solver(case: Case, field, dtype):
     return plain
 
 
-def build(case: Case) -> Workload:
-    """Build the seeded workload of ``case`` (raises ``Skip`` for invalid ones)."""
+def build(case: Case, *, steps: int | None = None, tol: tuple | None = None) -> Workload:
+    """Build the seeded workload of ``case`` (raises ``Skip`` for invalid ones).
+
+    ``steps`` (fixed-step methods) and ``tol`` = (rtol, atol) (adaptive ones) override
+    the catalog's, for work-precision and memory-vs-steps sweeps."""
     reason = skip_reason(case)
     if reason:
         raise Skip(reason)
@@ -312,8 +317,8 @@ def build(case: Case) -> Workload:
     dtype = torch.float64 if implicit else torch.float32
     field, y0 = _make_field(case.problem, size, dtype, case.device)
     counter = _Counter(field)
-    solver = _solver(case, field, dtype)
-    counted = _solver(case, counter, dtype)
+    solver = _solver(case, field, dtype, steps, tol)
+    counted = _solver(case, counter, dtype, steps, tol)
 
     def forward_only():
         with torch.no_grad():

@@ -13,6 +13,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 
@@ -61,6 +62,15 @@ def time_median(
     """Median over ``repeats`` samples of seconds per call (warm-up excluded)."""
     number = calibrate(fn, device, min_time)
     return statistics.median(time_once(fn, device, number) for _ in range(repeats))
+
+
+def time_best(
+    fn: Callable[[], object], device: str, repeats: int = 7, min_time: float = 0.003
+) -> float:
+    """Minimum over ``repeats`` short samples of seconds per call: load on a shared
+    machine only ever adds time, so the minimum is the least disturbed figure."""
+    number = calibrate(fn, device, min_time)
+    return min(time_once(fn, device, number) for _ in range(repeats))
 
 
 # --------------------------------------------------------------------------- memory
@@ -123,3 +133,14 @@ def peak_memory_delta(fn: Callable[[], object], device: str) -> int:
     fn()
     peak = _status_kib("VmHWM")
     return max(0, (peak - base) * 1024)
+
+
+@contextmanager
+def in_dir(path):
+    """Run a block with ``path`` as the working directory (contextlib.chdir is 3.11+)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)

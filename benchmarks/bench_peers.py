@@ -1,0 +1,27 @@
+"""Ours ÷ torchdiffeq, measured side by side in the same process (robust to load)."""
+
+from nnde.bench import catalog as C
+from nnde.bench import peers as P
+
+OURS = list(C.PEER_OF)
+PROBLEMS = list(C.PROBLEMS)
+
+
+class PeerRatio:
+    params = (OURS, PROBLEMS, list(C.PASSES))
+    param_names = ("ours", "problem", "pass")
+    timeout = 120
+
+    def setup(self, ours, problem, pass_):
+        a = C.Case(ours, problem, C.DEFAULT_SIZES[0], pass_, "cpu")
+        b = C.Case(C.PEER_OF[ours], problem, C.DEFAULT_SIZES[0], pass_, "cpu")
+        for c in (a, b):
+            reason = C.skip_reason(c)
+            if reason:
+                raise NotImplementedError(reason)
+        self.a, self.b = C.build(a), C.build(b)
+
+    def track_ratio_vs_torchdiffeq(self, ours, problem, pass_):
+        return P.paired_ratio(self.a.run, self.b.run, rounds=3, samples=3)[0]
+
+    track_ratio_vs_torchdiffeq.unit = "ours/torchdiffeq"

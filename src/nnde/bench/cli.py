@@ -1,0 +1,101 @@
+"""``nnde bench …``: the regression gates and the report's benchmark sections.
+
+    nnde bench compare --base REV   working tree vs REV, interleaved; exit 1 on a slowdown
+    nnde bench peers [--baseline F] ours ÷ torchdiffeq in one run; exit 1 on a regression
+    nnde bench report [--quick]     data/benchmarks/peers.section.json (+ figures)
+    nnde bench history              data/benchmarks/history.section.json from asv results
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub, func) -> None:
+    b = sub.add_parser("bench", help="benchmark gates and report sections (see `nnde bench -h`)")
+    bs = b.add_subparsers(dest="bench_command", metavar="BENCH_COMMAND", required=True)
+
+    c = bs.add_parser(
+        "compare",
+        help="benchmark the working tree against REV in one interleaved run; exit 1 when a "
+        "case got slower than --threshold",
+    )
+    c.add_argument("--base", default="HEAD", help="revision to compare with (default HEAD)")
+    c.add_argument("--root", default=".", help="repository root (default .)")
+    c.add_argument("--case", action="append", help="case id (repeatable; default: the gate set)")
+    c.add_argument("--pairs", type=int, default=None, help="rounds of paired samples (9)")
+    c.add_argument("--samples", type=int, default=None, help="samples per side per round (5)")
+    c.add_argument("--threshold", type=float, default=None, help="max median ratio (1.25)")
+    c.add_argument("--json", help="also write the table as JSON here")
+
+    p = bs.add_parser(
+        "peers",
+        help="ours ÷ torchdiffeq per method and problem, measured in one run; with a baseline, "
+        "exit 1 when a ratio regressed by more than --threshold",
+    )
+    p.add_argument("--baseline", help="baseline JSON to gate against")
+    p.add_argument("--save", help="write the measured ratios as a baseline JSON here")
+    p.add_argument("--threshold", type=float, default=None, help="allowed ratio ÷ baseline (1.5)")
+    p.add_argument("--all", action="store_true", help="every problem, not just dense")
+
+    r = bs.add_parser("report", help="measure peers, overhead, memory, work-precision; write "
+                      "data/benchmarks/peers.section.json")  # fmt: skip
+    r.add_argument("--root", default=".")
+    r.add_argument("--quick", action="store_true", help="fewer rounds and sizes (about a minute)")
+
+    h = bs.add_parser("history", help="draw asv's result history into "
+                      "data/benchmarks/history.section.json (cheap; runs no benchmark)")  # fmt: skip
+    h.add_argument("--root", default=".")
+    h.add_argument("--results", default=".asv/results", help="asv results dir")
+    h.add_argument("--last", type=int, default=10, help="most recent commits to draw (10)")
+    b.set_defaults(func=func)
+
+
+def run(args: argparse.Namespace) -> None:
+    cmd = args.bench_command
+    if cmd == "compare":
+        from nnde.bench import compare as G
+
+        th = args.threshold or G.THRESHOLD
+        rows = G.compare_rev(
+            args.root,
+            args.base,
+            tuple(args.case) if args.case else G.GATE_CASES,
+            pairs=args.pairs or G.PAIRS,
+            samples=args.samples or G.SAMPLES,
+            threshold=th,
+        )
+        print(f"working tree ÷ {args.base} (median of per-pair ratios; threshold {th:g})")
+        print(G.table(rows, th))
+        if args.json:
+            G.write_json(args.json, rows, base=args.base, threshold=th)
+        if any(r.regressed for r in rows):
+            print("regression: at least one case is slower than the threshold", file=sys.stderr)
+            raise SystemExit(1)
+    elif cmd == "peers":
+        from nnde.bench import catalog as C
+        from nnde.bench import peers as P
+
+        th = args.threshold or P.THRESHOLD
+        problems = C.PROBLEMS if args.all else P.GATE_PROBLEMS
+        rows = P.measure(C.peer_pairs(problems=problems))
+        base = P.load_baseline(args.baseline) if args.baseline else None
+        print("ours ÷ torchdiffeq (median of interleaved per-round ratios)")
+        print(P.table(rows, base, th))
+        if args.save:
+            P.save_baseline(rows, args.save, threshold=th)
+            print(f"baseline written to {args.save}")
+        if base is not None and P.gate(rows, base, th):
+            print("regression: a ratio exceeds its baseline × threshold", file=sys.stderr)
+            raise SystemExit(1)
+    elif cmd == "report":
+        from nnde.bench.report import write_peers_section
+
+        out = write_peers_section(args.root, quick=args.quick)
+        print(f"wrote {out}; run `nnde report` to render it")
+    elif cmd == "history":
+        from nnde.bench.history import write_history_section
+
+        out = write_history_section(args.root, args.results, last=args.last)
+        print(f"wrote {out}; run `nnde report` to render it")

@@ -1,0 +1,105 @@
+"""Benchmark history from asv's result files, drawn for the offline report.
+
+asv's own dashboard loads scripts from a CDN; the project's report is one offline file,
+so this reads ``.asv/results/<machine>/<commit>-*.json`` with asv's reader and draws one
+line per benchmark over the most recent commits (the geometric mean over the
+benchmark's parameter combinations, divided by its value at the newest commit).
+Runs no benchmark: with no results it writes a section that says how to record some.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from nnde.bench.measure import in_dir
+
+HOW = (
+    "Record history with asv (from the repository root): `asv machine --yes --machine "
+    "nnde-local`, then `asv run --machine nnde-local HEAD~10..HEAD` (each commit in its own "
+    "virtualenv) or `asv run --python=same --machine nnde-local` for the working tree; then "
+    "`nnde bench history && nnde report`."
+)
+
+
+def load(results_dir=".asv/results") -> pd.DataFrame:
+    """One row per (machine, commit, benchmark, parameter combination)."""
+    from asv.results import iter_results_for_machine
+
+    rows = []
+    root = Path(results_dir)
+    if not root.is_dir():
+        return pd.DataFrame(columns=["machine", "commit", "date", "benchmark", "params", "value"])
+    for mdir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for res in iter_results_for_machine(str(root), mdir.name):
+            for key in res.get_result_keys(res.get_all_result_keys()):
+                params = res.get_result_params(key)
+                values = res.get_result_value(key, params)
+                combos = _combos(params)
+                for combo, v in zip(combos, values):
+                    if v is None or (isinstance(v, float) and math.isnan(v)):
+                        continue
+                    rows.append({"machine": mdir.name, "commit": res.commit_hash[:8],
+                                 "date": res.date, "benchmark": key, "params": combo,
+                                 "value": float(v)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _combos(params):
+    if not params:
+        return [""]
+    import itertools
+
+    return [", ".join(c) for c in itertools.product(*params)]
+
+
+def summarise(df: pd.DataFrame, last=10) -> pd.DataFrame:
+    """Per machine, benchmark and commit: geometric mean over parameter combinations
+    present at every commit drawn, relative to the newest commit."""
+    out = []
+    for (mach, bench), d in df.groupby(["machine", "benchmark"]):
+        commits = d.groupby("commit")["date"].max().sort_values().index[-last:]
+        d = d[d.commit.isin(commits)]
+        common = set.intersection(*(set(g.params) for _, g in d.groupby("commit")))
+        d = d[d.params.isin(common) & (d.value > 0)]
+        if d.empty:
+            continue
+        g = d.groupby("commit").agg(date=("date", "max"), value=("value", _geomean))
+        g = g.sort_values("date")
+        g["relative"] = g["value"] / g["value"].iloc[-1]
+        g["machine"], g["benchmark"] = mach, bench
+        out.append(g.reset_index())
+    cols = ["machine", "benchmark", "commit", "date", "value", "relative"]
+    return pd.concat(out)[cols] if out else pd.DataFrame(columns=cols)
+
+
+def _geomean(s):
+    return float(math.exp(sum(math.log(v) for v in s) / len(s)))
+
+
+def write_history_section(root=".", results_dir=".asv/results", last=10):
+    from nnde.stage import StageOutputs
+
+    with in_dir(root):
+        hist = summarise(load(results_dir), last)
+        with StageOutputs("benchmarks", "history", "Benchmarks: history over commits") as out:
+            if hist.empty:
+                out.text(f"No asv results under {results_dir} yet. {HOW}")
+            else:
+                import matplotlib.pyplot as plt
+
+                fig, ax = plt.subplots(figsize=(8, 4.5))
+                for (mach, bench), d in hist.groupby(["machine", "benchmark"]):
+                    ax.plot(range(len(d)), d["relative"], "o-", ms=3, label=bench)
+                ax.set_xlabel(f"commit (oldest → newest, last {last})")
+                ax.set_ylabel("value ÷ value at newest commit")
+                ax.legend(fontsize=6, ncol=2)
+                out.figure("history", fig, "One line per asv benchmark (geometric mean over "
+                           "its parameters), relative to the newest commit.")  # fmt: skip
+                out.text(f"From asv's result files ({results_dir}). {HOW}")
+                out.csv("history", hist, show=True, caption="history", max_rows=40)
+            out.claims([])
+    return os.path.join(root, "data/benchmarks/history.section.json")

@@ -1,0 +1,139 @@
+"""Ours against torchdiffeq, measured side by side in one process, as ratios.
+
+``measure(pairs)`` times each (ours, peer) pair of ``catalog.peer_pairs`` interleaved:
+``rounds`` rounds of ``samples`` alternating short samples per side; each side's time
+in a round is the minimum of its samples, the round's ratio is ours ÷ peer, and the
+reported ratio is the median over rounds. Same-table pairs are also checked for equal
+outputs (max-abs difference of y(T)).
+
+``gate(rows, baseline, threshold)``: a ratio is a regression when it exceeds the
+saved baseline ratio × ``threshold`` (default 1.5). A ratio, not a time, is compared
+with the baseline, so the baseline carries over between machines of similar kind and
+between quiet and loaded hours.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from nnde.bench import catalog as C
+from nnde.bench import measure as M
+
+THRESHOLD = 1.5
+BASELINE = Path("benchmarks/baseline/peers-cpu.json")
+# The gate's pairs: every shared method on the dense field, forward and forward+backward.
+GATE_PROBLEMS = ("dense",)
+
+
+@dataclass
+class PeerRow:
+    ours: str
+    peer: str
+    problem: str
+    size: str
+    pass_: str
+    ours_ms: float
+    peer_ms: float
+    ratio: float
+    ratio_lo: float
+    ratio_hi: float
+    same_table: bool
+    max_abs_diff: float | None
+    nfe_ours: int
+    nfe_peer: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.ours}|{self.peer}|{self.problem}|{self.size}|{self.pass_}"
+
+
+def paired_ratio(run_a, run_b, device="cpu", rounds=7, samples=5, min_time=0.003):
+    """(median ratio, low, high, time a, time b): interleaved, min within a round."""
+    number = M.calibrate(run_b, device, min_time)
+    M.calibrate(run_a, device, min_time)  # warm-up of the other side
+    ta, tb = [], []
+    for r in range(rounds):
+        best = [float("inf"), float("inf")]
+        for k in range(samples):
+            order = ((0, run_a), (1, run_b)) if (r + k) % 2 == 0 else ((1, run_b), (0, run_a))
+            for i, fn in order:
+                best[i] = min(best[i], M.time_once(fn, device, number))
+        ta.append(best[0])
+        tb.append(best[1])
+    ratios = sorted(a / b for a, b in zip(ta, tb))
+    q = len(ratios) // 4
+    return (
+        statistics.median(ratios),
+        ratios[q],
+        ratios[-1 - q],
+        statistics.median(ta),
+        statistics.median(tb),
+    )
+
+
+def measure(pairs=None, *, rounds=7, samples=5, min_time=0.003, progress=None) -> list[PeerRow]:
+    M.pin_threads()
+    pairs = pairs if pairs is not None else C.peer_pairs(problems=GATE_PROBLEMS)
+    rows = []
+    for a, b in pairs:
+        wa, wb = C.build(a), C.build(b)
+        ratio, lo, hi, ta, tb = paired_ratio(wa.run, wb.run, a.device, rounds, samples, min_time)
+        same = a.integrator in C.SAME_TABLE
+        diff = None
+        if same:
+            diff = float((wa.output() - wb.output()).abs().max())
+        rows.append(
+            PeerRow(
+                a.integrator, b.integrator, a.problem, a.size, a.pass_, ta * 1e3, tb * 1e3,
+                ratio, lo, hi, same, diff, wa.nfe(), wb.nfe(),
+            )
+        )  # fmt: skip
+        if progress:
+            progress(rows[-1])
+    return rows
+
+
+def load_baseline(path=BASELINE) -> dict[str, float]:
+    data = json.loads(Path(path).read_text())
+    return {k: float(v) for k, v in data["ratios"].items()}
+
+
+def save_baseline(rows: list[PeerRow], path=BASELINE, **meta) -> None:
+    from nnde.stage import atomic_write_text, dumps
+
+    meta.setdefault("torch", torch.__version__)
+    atomic_write_text(
+        path,
+        dumps({**meta, "ratios": {r.key: round(r.ratio, 4) for r in rows},
+               "rows": [asdict(r) for r in rows]}),
+    )  # fmt: skip
+
+
+def gate(rows: list[PeerRow], baseline: dict[str, float], threshold=THRESHOLD):
+    """Rows whose ratio exceeds baseline × threshold (rows without a baseline pass)."""
+    return [r for r in rows if r.key in baseline and r.ratio > baseline[r.key] * threshold]
+
+
+def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, threshold=THRESHOLD):
+    head = (
+        f"{'ours':9s} {'torchdiffeq':19s} {'problem':17s} {'pass':8s} {'ours ms':>8s} "
+        f"{'peer ms':>8s} {'ratio':>6s} {'base':>6s} {'max|Δy|':>8s}  verdict"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        b = (baseline or {}).get(r.key)
+        verdict = "" if b is None else (
+            f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok"
+        )  # fmt: skip
+        diff = "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e}"
+        lines.append(
+            f"{r.ours:9s} {r.peer:19s} {r.problem:17s} {r.pass_:8s} {r.ours_ms:8.3f} "
+            f"{r.peer_ms:8.3f} {r.ratio:6.3f} {'-' if b is None else f'{b:6.3f}':>6s} "
+            f"{diff:>8s}  {verdict}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""The workload catalog: every registry entry appears, invalid combinations are skipped
+with a reason (never built), valid ones build and agree with their torchdiffeq peer."""
+
+import pytest
+import torch
+
+from nnde.bench import catalog as C
+from nnde.bench import measure as M
+from nnde.integrators import METHODS
+
+
+def test_every_method_and_peer_is_an_integrator():
+    ints = C.integrators()
+    assert set(METHODS) <= set(ints)
+    assert {"torchdiffeq.euler", "torchdiffeq.midpoint", "torchdiffeq.rk4",
+            "torchdiffeq.dopri5"} <= set(ints)  # fmt: skip
+    assert len(set(ints)) == len(ints)  # nothing listed twice
+
+
+def test_every_method_has_a_valid_case():
+    valid = {c.integrator for c in C.valid_cases(devices=("cpu",))}
+    assert valid == set(C.integrators())
+
+
+def test_case_id_round_trip_and_bad_id():
+    c = C.Case("rk4", "dense", "small", "backward", "cpu")
+    assert C.Case.from_id(c.id) == c
+    with pytest.raises(ValueError, match="integrator-problem-size-pass-device"):
+        C.Case.from_id("rk4-dense")
+
+
+@pytest.mark.parametrize(
+    "case, why",
+    [
+        (C.Case("verlet", "dense"), "separable"),
+        (C.Case("rk4", "ode_block_adjoint"), "torchdiffeq"),
+        (C.Case("backward_euler", "ode_block_direct"), "explicit"),
+        (C.Case("leapfrog", "hamiltonian"), "Y''"),
+        (C.Case("nope", "dense"), "unknown integrator"),
+        (C.Case("rk4", "nope"), "unknown problem"),
+    ],
+)
+def test_invalid_combinations_are_skipped_with_a_reason(case, why):
+    assert why in C.skip_reason(case)
+    with pytest.raises(NotImplementedError, match="."):  # asv reads this as "skipped"
+        C.build(case)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")
+def test_cuda_skips_without_a_gpu():
+    assert C.skip_reason(C.Case("rk4", "dense", device="cuda")) == "no CUDA device visible"
+
+
+def test_builds_are_seeded():
+    a, b = (C.build(C.Case("rk4", "dense")) for _ in range(2))
+    assert torch.equal(a.output(), b.output())
+
+
+@pytest.mark.parametrize("ours", sorted(C.SAME_TABLE))
+def test_same_table_peers_agree(ours):
+    a = C.build(C.Case(ours, "dense"))
+    b = C.build(C.Case(C.PEER_OF[ours], "dense"))
+    assert torch.allclose(a.output(), b.output(), atol=1e-4)
+    if ours != "dopri5":  # fixed grid: the same evaluations
+        assert a.nfe() == b.nfe()
+
+
+def test_error_falls_with_order():
+    e1 = C.error(C.build(C.Case("euler", "dense")))
+    e4 = C.error(C.build(C.Case("rk4", "dense")))
+    assert e4 < e1 / 100
+
+
+def test_backward_pass_fills_gradients():
+    w = C.build(C.Case("rk4", "hamiltonian", pass_="backward"))
+    w.run()
+    assert all(p.grad is not None for p in w.field.parameters())
+
+
+def test_peak_memory_delta_grows_with_steps_for_direct_backprop():
+    m = [
+        M.peak_memory_delta(C.build(C.Case("euler", "ode_block_direct", "medium", "backward"),
+                                    steps=n).run, "cpu")  # fmt: skip
+        for n in (8, 128)
+    ]
+    assert m[1] > 4 * max(m[0], 1)

@@ -1,0 +1,106 @@
+"""The regression gates catch a real slowdown and pass an unchanged tree.
+
+* ``peers``: ours ÷ torchdiffeq measured in one process, against a baseline ratio; a
+  monkeypatched RK4 that does its work twice is flagged (seconds).
+* ``nnde bench compare --base REV``: a throwaway commit in a temporary clone doubles the
+  work of RK4's step; the gate exits 1 against its parent and 0 on the unchanged tree in
+  5 of 5 runs.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnde.bench import catalog as C
+from nnde.bench import peers as P
+from nnde.integrators.explicit import ExplicitRK
+
+ROOT = Path(__file__).resolve().parents[1]
+RK4_FWD = "rk4-dense-small-forward-cpu"
+EULER_FWD = "euler-dense-small-forward-cpu"
+
+
+def _pairs():
+    return [(C.Case.from_id(RK4_FWD), C.Case("torchdiffeq.rk4", "dense"))]
+
+
+def _doubled(orig):
+    def integrate_fixed(self, *args, **kwargs):
+        if self.name == "rk4":
+            orig(self, *args, **kwargs)  # the same work again, result discarded
+        return orig(self, *args, **kwargs)
+
+    return integrate_fixed
+
+
+def test_peer_gate_flags_a_doubled_step_and_passes_unchanged(monkeypatch):
+    base = {r.key: r.ratio for r in P.measure(_pairs(), rounds=5, samples=5)}
+    again = P.measure(_pairs(), rounds=5, samples=5)
+    assert P.gate(again, base) == []
+    monkeypatch.setattr(ExplicitRK, "integrate_fixed", _doubled(ExplicitRK.integrate_fixed))
+    slowed = P.measure(_pairs(), rounds=5, samples=5)
+    assert [r.key for r in P.gate(slowed, base)] == [again[0].key], P.table(slowed, base)
+
+
+def test_committed_peer_baseline_covers_the_gate_pairs():
+    base = P.load_baseline(ROOT / P.BASELINE)
+    keys = {P.PeerRow(a.integrator, b.integrator, a.problem, a.size, a.pass_,
+                      0, 0, 0, 0, 0, False, None, 0, 0).key
+            for a, b in C.peer_pairs(problems=P.GATE_PROBLEMS)}  # fmt: skip
+    assert keys <= set(base)
+    assert all(0 < v < 10 for v in base.values())
+
+
+def _git(cwd, *args):
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True,
+                          text=True).stdout  # fmt: skip
+
+
+def _gate(repo, base):
+    cmd = [sys.executable, "-m", "nnde.cli", "bench", "compare", "--root", str(repo),
+           "--base", base, "--case", RK4_FWD, "--case", EULER_FWD, "--pairs", "7"]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """A throwaway clone of HEAD (the repository itself is never committed to)."""
+    repo = tmp_path_factory.mktemp("gate") / "repo"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(repo)], check=True)
+    for k, v in (("user.name", "gate test"), ("user.email", "gate@example.invalid")):
+        _git(repo, "config", k, v)
+    return repo
+
+
+def test_compare_gate_flags_a_doubled_step_commit(clone):
+    src = clone / "src/nnde/integrators/explicit.py"
+    text = src.read_text()
+    loop = "                ks[i] = fn(times[idx], yi)\n"
+    assert loop in text, "the RK loop changed; update this test's slowdown"
+    slowed = text.replace(
+        loop, loop + '                if self.name == "rk4":  # doubled work\n'
+        "                    ks[i] = fn(times[idx], yi)\n",
+    )  # fmt: skip
+    src.write_text(slowed)
+    _git(clone, "commit", "-qam", "throwaway: rk4 evaluates every stage twice")
+    try:
+        res = _gate(clone, "HEAD~1")
+        assert res.returncode == 1, res.stdout + res.stderr
+        lines = {ln.split()[0]: ln for ln in res.stdout.splitlines() if ln.endswith(")")
+                 or ln.endswith("ok")}  # fmt: skip
+        assert "SLOWER" in lines[RK4_FWD] and lines[EULER_FWD].endswith("ok"), res.stdout
+    finally:
+        _git(clone, "reset", "-q", "--hard", "HEAD~1")
+
+
+def test_compare_gate_passes_an_unchanged_tree_5_of_5(clone):
+    codes = []
+    for _ in range(5):
+        res = _gate(clone, "HEAD")
+        codes.append(res.returncode)
+        assert res.returncode in (0, 1), res.stderr
+        if res.returncode:
+            print(res.stdout)
+    assert codes == [0] * 5
