@@ -332,6 +332,7 @@ def table_figure(table: pd.DataFrame, counts: pd.DataFrame, dataset: str):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import seaborn as sns
 
     pal = dict(zip(VARIANTS, sns.color_palette("colorblind", 3), strict=True))
@@ -349,8 +350,14 @@ def table_figure(table: pd.DataFrame, counts: pd.DataFrame, dataset: str):
     ax.set_title("Paper, Table 1 (o CIFAR-10, □ STL-10, △ CIFAR-100)")
     ax.legend(fontsize=8)
     ax = axes[1]
+    sizes = {"parabolic": 140, "hamiltonian": 60, "second_order": 40}  # ties stay visible
     for r in table.itertuples(index=False):
-        ax.scatter(r.weights, r.test_accuracy, color=pal[r.variant], s=50, label=LABELS[r.variant])
+        ax.scatter(r.weights, r.test_accuracy, s=sizes[r.variant], label=LABELS[r.variant],
+                   facecolors="none" if r.variant == "parabolic" else pal[r.variant],
+                   edgecolors=pal[r.variant], linewidths=1.5)
+    for a in axes:
+        a.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda x, _: f"{x / 1000:g}k"))
     ax.set_xlabel("number of weights")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"Ours ({dataset})")
