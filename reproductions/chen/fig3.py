@@ -50,18 +50,26 @@ def load_trained(path: str = CKPT):
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
-        raise DataFileError(f"{path} not found: run the chen_table1 stage first "
-                            "(dvc repro chen_table1)") from None
+        raise DataFileError(
+            f"{path} not found: run the chen_table1 stage first (dvc repro chen_table1)"
+        ) from None
     cfg = ck["cfg"]
     size = 8 if cfg["dataset"] == "digits" else 28
-    model = make_classifier("odenet", image_size=size, channels=cfg["channels"],
-                            downsample=cfg["downsample"], mlp_hidden=cfg["mlp_hidden"],
-                            method=cfg["ode_method"], rtol=cfg["tol"], atol=cfg["tol"])
+    model = make_classifier(
+        "odenet",
+        image_size=size,
+        channels=cfg["channels"],
+        downsample=cfg["downsample"],
+        mlp_hidden=cfg["mlp_hidden"],
+        method=cfg["ode_method"],
+        rtol=cfg["tol"],
+        atol=cfg["tol"],
+    )
     model.load_state_dict(ck["state_dict"])
     return model, cfg
 
 
-def test_batch(cfg: dict, n: int):
+def held_out_batch(cfg: dict, n: int):
     if cfg["dataset"] == "digits":
         s = digits_split(cfg["seed"], val_frac=0.0, test_frac=0.2)
         return s.x_test[:n], s.y_test[:n]
@@ -94,36 +102,50 @@ def tolerance_sweep(model, x, y, tols, repeats: int = 3) -> pd.DataFrame:
         f_train = blk.nfe_forward
         loss.backward()
         model.zero_grad(set_to_none=True)
-        rows.append({"tol": tol, "nfe_forward": nfe_f, "rel_error": err,
-                     "seconds": statistics.median(times), "train_nfe_forward": f_train,
-                     "train_nfe_backward": blk.nfe_backward})
+        rows.append(
+            {
+                "tol": tol,
+                "nfe_forward": nfe_f,
+                "rel_error": err,
+                "seconds": statistics.median(times),
+                "train_nfe_forward": f_train,
+                "train_nfe_backward": blk.nfe_backward,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def make_claims(sweep: pd.DataFrame, hist: pd.DataFrame):
     s = sweep.sort_values("tol", ascending=False)  # loose → tight
-    nfe_up = bool(np.all(np.diff(s.nfe_forward) >= 0)) and s.nfe_forward.iloc[-1] > \
-        s.nfe_forward.iloc[0]
+    nfe_up = (
+        bool(np.all(np.diff(s.nfe_forward) >= 0)) and s.nfe_forward.iloc[-1] > s.nfe_forward.iloc[0]
+    )
     err_down = s.rel_error.iloc[-1] < s.rel_error.iloc[0]
     r_time = float(np.corrcoef(s.nfe_forward, s.seconds)[0, 1])
-    ratios = np.concatenate([
-        (s.train_nfe_backward / s.train_nfe_forward).to_numpy(),
-        (hist.nfe_backward / hist.nfe_forward).to_numpy(),
-    ])
+    ratios = np.concatenate(
+        [
+            (s.train_nfe_backward / s.train_nfe_forward).to_numpy(),
+            (hist.nfe_backward / hist.nfe_forward).to_numpy(),
+        ]
+    )
     med = float(np.median(ratios))
     first, last = hist.nfe_forward.iloc[0], hist.nfe_forward.iloc[-1]
     return [
         check(
             "nfe_grows_with_tolerance",
-            "Tighter tolerances cost more function evaluations and give smaller error "
-            "(Fig. 3a)",
+            "Tighter tolerances cost more function evaluations and give smaller error (Fig. 3a)",
             paper="NFE rises as the numerical error falls",
-            ours="NFE " + " → ".join(str(int(v)) for v in s.nfe_forward) + "; error "
-                 + " → ".join(fmt(v, 2) for v in s.rel_error) + " (tol "
-                 + " → ".join(fmt(v) for v in s.tol) + ")",
+            ours="NFE "
+            + " → ".join(str(int(v)) for v in s.nfe_forward)
+            + "; error "
+            + " → ".join(fmt(v, 2) for v in s.rel_error)
+            + " (tol "
+            + " → ".join(fmt(v) for v in s.tol)
+            + ")",
             rule="NFE non-decreasing as tol tightens (and larger at the tightest), error at "
-                 "the tightest tol < error at the loosest",
-            passed=nfe_up and err_down, partly=nfe_up or err_down,
+            "the tightest tol < error at the loosest",
+            passed=nfe_up and err_down,
+            partly=nfe_up or err_down,
         ),
         check(
             "nfe_proportional_time",
@@ -131,7 +153,8 @@ def make_claims(sweep: pd.DataFrame, hist: pd.DataFrame):
             paper="roughly linear",
             ours=f"Pearson r(NFE, seconds) = {fmt(r_time, 3)}",
             rule="Pearson r ≥ 0.9",
-            passed=r_time >= 0.9, partly=r_time >= 0.7,
+            passed=r_time >= 0.9,
+            partly=r_time >= 0.7,
             note="Times on a shared CPU are noisy; medians of 3 repeats.",
         ),
         check(
@@ -139,23 +162,30 @@ def make_claims(sweep: pd.DataFrame, hist: pd.DataFrame):
             "The backward pass (adjoint) needs about half the forward NFE (Fig. 3c)",
             paper="≈ 0.5 (later remark by the author: usually larger than forward at scale)",
             ours=f"median backward/forward NFE ratio {fmt(med, 3)} over {len(ratios)} "
-                 f"measurements (range {fmt(ratios.min(), 3)}–{fmt(ratios.max(), 3)})",
+            f"measurements (range {fmt(ratios.min(), 3)}–{fmt(ratios.max(), 3)})",
             rule="0.35 ≤ median ratio ≤ 0.65",
             passed=0.35 <= med <= 0.65,
-            note="" if 0.35 <= med <= 0.65 else
-            ("Backward NFE is larger than forward here, as the later remark says."
-             if med > 1 else "The ratio is not about one half at this scale."),
+            note=""
+            if 0.35 <= med <= 0.65
+            else (
+                "Backward NFE is larger than forward here, as the later remark says."
+                if med > 1
+                else "The ratio is not about one half at this scale."
+            ),
         ),
         check(
             "nfe_grows_in_training",
             "The forward NFE increases during training (Fig. 3d)",
             paper="NFE grows over training epochs",
             ours=f"probe NFE {int(first)} after epoch 1 → {int(last)} after epoch "
-                 f"{int(hist.epoch.iloc[-1])}",
+            f"{int(hist.epoch.iloc[-1])}",
             rule="NFE after the last epoch > after the first",
-            passed=last > first, partly=last >= first,
-            note="" if last > first else "Few epochs at the small profile: the dynamics "
-                 "have not become harder to solve yet.",
+            passed=last > first,
+            partly=last >= first,
+            note=""
+            if last > first
+            else "Few epochs at the small profile: the dynamics "
+            "have not become harder to solve yet.",
         ),
     ]
 
@@ -179,8 +209,12 @@ def figure(sweep: pd.DataFrame, hist: pd.DataFrame):
     ax[1].set_title("(b) NFE vs wall time")
     ax[2].plot(sweep.train_nfe_forward, sweep.train_nfe_backward, "o", label="tolerance sweep")
     ax[2].plot(hist.nfe_forward, hist.nfe_backward, "s", label="per epoch (training)")
-    m = max(sweep.train_nfe_forward.max(), sweep.train_nfe_backward.max(),
-            hist.nfe_forward.max(), hist.nfe_backward.max())
+    m = max(
+        sweep.train_nfe_forward.max(),
+        sweep.train_nfe_backward.max(),
+        hist.nfe_forward.max(),
+        hist.nfe_backward.max(),
+    )
     ax[2].plot([0, m], [0, m], "k:", lw=0.8, label="backward = forward")
     ax[2].plot([0, m], [0, m / 2], "k--", lw=0.8, label="backward = forward / 2")
     ax[2].set_xlabel("forward NFE")
@@ -216,7 +250,7 @@ def main() -> None:
     except FileNotFoundError:
         raise DataFileError(f"{HISTORY} not found: run dvc repro chen_table1") from None
     hist = hist[hist.model == "odenet"]
-    x, y = test_batch(tcfg, cfg["batch"])
+    x, y = held_out_batch(tcfg, cfg["batch"])
     sweep = tolerance_sweep(model, x, y, cfg["tols"], cfg["repeats"])
     claims = make_claims(sweep, hist)
     with StageOutputs(PAPER, STAGE, "Figure 3: statistics of a trained ODE-Net") as out:
@@ -230,13 +264,18 @@ def main() -> None:
             "per-epoch probe of the training run (one training batch, forward + backward)."
         )
         out.csv(STAGE, sweep, show=True, caption="Tolerance sweep")
-        out.figure("nfe", figure(sweep, hist),
-                   "Figure 3 analog: (a) NFE vs error, (b) NFE vs time, (c) backward vs "
-                   "forward NFE, (d) NFE during training.")
-        out.metrics({
-            **{f"nfe_forward.tol{r.tol:g}": r.nfe_forward for r in sweep.itertuples()},
-            **{f"nfe_backward.tol{r.tol:g}": r.train_nfe_backward for r in sweep.itertuples()},
-        })
+        out.figure(
+            "nfe",
+            figure(sweep, hist),
+            "Figure 3 analog: (a) NFE vs error, (b) NFE vs time, (c) backward vs "
+            "forward NFE, (d) NFE during training.",
+        )
+        out.metrics(
+            {
+                **{f"nfe_forward.tol{r.tol:g}": r.nfe_forward for r in sweep.itertuples()},
+                **{f"nfe_backward.tol{r.tol:g}": r.train_nfe_backward for r in sweep.itertuples()},
+            }
+        )
         out.claims(claims)
 
 

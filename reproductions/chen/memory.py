@@ -61,8 +61,9 @@ def _block(field, gradient, **kw):
     return ODEBlock(field, T=1.0, gradient=gradient, **kw)
 
 
-def memory_vs_steps(steps_list, dim: int, hidden: int, batch: int, seed: int,
-                    device: str = "cpu") -> pd.DataFrame:
+def memory_vs_steps(
+    steps_list, dim: int, hidden: int, batch: int, seed: int, device: str = "cpu"
+) -> pd.DataFrame:
     """Peak memory of one forward + backward pass per (gradient method, steps)."""
     seed_everything(seed)
     field = MLPField(dim, hidden).to(device)
@@ -81,13 +82,18 @@ def memory_vs_steps(steps_list, dim: int, hidden: int, batch: int, seed: int,
                 loss = blk(y0.requires_grad_(False)).square().mean()
                 loss.backward()
                 del loss
-            rows.append({
-                "gradient": gradient, "steps": steps,
-                "peak_saved_MB": meter.peak / 2**20,
-                "cuda_peak_MB": (torch.cuda.max_memory_allocated() - base) / 2**20
-                if cuda else np.nan,
-                "nfe_forward": blk.nfe_forward, "nfe_backward": blk.nfe_backward,
-            })
+            rows.append(
+                {
+                    "gradient": gradient,
+                    "steps": steps,
+                    "peak_saved_MB": meter.peak / 2**20,
+                    "cuda_peak_MB": (torch.cuda.max_memory_allocated() - base) / 2**20
+                    if cuda
+                    else np.nan,
+                    "nfe_forward": blk.nfe_forward,
+                    "nfe_backward": blk.nfe_backward,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -106,26 +112,32 @@ def _grads(field, blk, y0, target):
     return torch.cat([p.grad.reshape(-1) for p in field.parameters()])
 
 
-def gradient_error(tols, dim: int, hidden: int, batch: int, seed: int,
-                   scale: float = 1.0) -> pd.DataFrame:
+def gradient_error(
+    tols, dim: int, hidden: int, batch: int, seed: int, scale: float = 1.0
+) -> pd.DataFrame:
     """Relative error of the adjoint (and of the direct) gradient at each tolerance
     against the reference gradient, float64."""
     seed_everything(seed)
     field = MLPField(dim, hidden, scale).double()
     y0 = torch.randn(batch, dim, dtype=torch.float64)
     target = torch.randn(batch, dim, dtype=torch.float64)
-    ref = _grads(field, _block(field, "direct", method="dopri5", rtol=REF_TOL, atol=REF_TOL),
-                 y0, target)
+    ref = _grads(
+        field, _block(field, "direct", method="dopri5", rtol=REF_TOL, atol=REF_TOL), y0, target
+    )
     rows = []
     for tol in tols:
         for gradient in ("adjoint", "direct"):
             blk = _block(field, gradient, method="dopri5", rtol=tol, atol=tol)
             g = _grads(field, blk, y0, target)
-            rows.append({
-                "gradient": gradient, "tol": tol,
-                "rel_error": float((g - ref).norm() / ref.norm()),
-                "nfe_forward": blk.nfe_forward, "nfe_backward": blk.nfe_backward,
-            })
+            rows.append(
+                {
+                    "gradient": gradient,
+                    "tol": tol,
+                    "rel_error": float((g - ref).norm() / ref.norm()),
+                    "nfe_forward": blk.nfe_forward,
+                    "nfe_backward": blk.nfe_backward,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -157,10 +169,10 @@ def make_claims(mem: pd.DataFrame, err: pd.DataFrame, flat: float, linear: float
             "The adjoint gradient is approximate, its error set by the tolerance",
             paper="gradients accurate to the solver tolerance (Sec. 2)",
             ours=f"relative error {fmt(e_loose, 3)} at tol {fmt(adj.tol.iloc[-1])}, "
-                 f"{fmt(e_tight, 3)} at tol {fmt(adj.tol.iloc[0])}; Spearman ρ(tol, error) = "
-                 f"{fmt(rho, 3)}",
+            f"{fmt(e_tight, 3)} at tol {fmt(adj.tol.iloc[0])}; Spearman ρ(tol, error) = "
+            f"{fmt(rho, 3)}",
             rule="error > 0 at every tolerance, Spearman ρ(tol, error) ≥ 0.8 and "
-                 "error(tightest) < error(loosest) / 100",
+            "error(tightest) < error(loosest) / 100",
             passed=bool((adj.rel_error > 0).all()) and rho >= 0.8 and e_tight < e_loose / 100,
             partly=e_tight < e_loose,
         ),
@@ -212,8 +224,9 @@ def main() -> None:
     cfg = read_config(load_params(f"{PAPER}.{STAGE}"))
     set_threads(cfg["threads"])
     mem = memory_vs_steps(cfg["steps"], cfg["dim"], cfg["hidden"], cfg["batch"], cfg["seed"])
-    err = gradient_error(cfg["tols"], cfg["dim"], cfg["hidden"], cfg["batch"], cfg["seed"],
-                         cfg["field_scale"])
+    err = gradient_error(
+        cfg["tols"], cfg["dim"], cfg["hidden"], cfg["batch"], cfg["seed"], cfg["field_scale"]
+    )
     claims = make_claims(mem, err, cfg["flat_slope"], cfg["linear_slope"])
     s = slopes(mem)
     with StageOutputs(PAPER, STAGE, "Memory and accuracy of adjoint gradients") as out:
@@ -229,14 +242,25 @@ def main() -> None:
             f"tol) against direct backpropagation through dopri5 at tol {REF_TOL:g}."
         )
         out.csv(f"{STAGE}_steps", mem, show=True, caption="Peak memory against solver steps")
-        out.csv(f"{STAGE}_gradient_error", err, show=True,
-                caption="Gradient error against tolerance")
-        out.figure("scaling", figure(mem, err),
-                   "Left: memory against steps (log-log) for direct backpropagation and the "
-                   "adjoint. Right: gradient error against tolerance.")
-        out.metrics({"slope.direct": s["direct"], "slope.adjoint": s["adjoint"],
-                     **{f"adjoint_rel_error.tol{r.tol:g}": r.rel_error
-                        for r in err[err.gradient == "adjoint"].itertuples()}})
+        out.csv(
+            f"{STAGE}_gradient_error", err, show=True, caption="Gradient error against tolerance"
+        )
+        out.figure(
+            "scaling",
+            figure(mem, err),
+            "Left: memory against steps (log-log) for direct backpropagation and the "
+            "adjoint. Right: gradient error against tolerance.",
+        )
+        out.metrics(
+            {
+                "slope.direct": s["direct"],
+                "slope.adjoint": s["adjoint"],
+                **{
+                    f"adjoint_rel_error.tol{r.tol:g}": r.rel_error
+                    for r in err[err.gradient == "adjoint"].itertuples()
+                },
+            }
+        )
         out.claims(claims)
 
 

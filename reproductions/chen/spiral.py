@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nnde.models.chen import CubicMLP, cubic_spiral_energy, cubic_spiral_field
 from nnde.integrators import solve
+from nnde.models.chen import CubicMLP, cubic_spiral_energy, cubic_spiral_field
 from nnde.stage import StageOutputs, check, fmt, get_number, load_params, run_main
 from nnde.train import seed_everything, set_threads
 
@@ -33,8 +33,15 @@ def true_trajectory(t1: float, points: int) -> tuple[torch.Tensor, torch.Tensor]
     [0, t1], by RK4 with 4 sub-steps per sample interval (float64)."""
     sub = 4
     t = torch.linspace(0.0, t1, points, dtype=torch.float64)
-    ys = solve(cubic_spiral_field, torch.tensor([Y0], dtype=torch.float64), 0.0, t1,
-               (points - 1) * sub, "rk4", trajectory=True)[::sub, 0]
+    ys = solve(
+        cubic_spiral_field,
+        torch.tensor([Y0], dtype=torch.float64),
+        0.0,
+        t1,
+        (points - 1) * sub,
+        "rk4",
+        trajectory=True,
+    )[::sub, 0]
     return t, ys
 
 
@@ -48,12 +55,19 @@ def energy_balance(t: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
 def rollout(model, t: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
     """Integrate the learned field through the times ``t`` (one RK4 step per interval)."""
     with torch.no_grad():
-        return solve(model, y0, 0.0, float(t[-1] - t[0]), len(t) - 1, "rk4",
-                     trajectory=True)
+        return solve(model, y0, 0.0, float(t[-1] - t[0]), len(t) - 1, "rk4", trajectory=True)
 
 
-def fit(t: torch.Tensor, y: torch.Tensor, iterations: int, batch: int, window: int,
-        lr: float, seed: int, log_every: int):
+def fit(
+    t: torch.Tensor,
+    y: torch.Tensor,
+    iterations: int,
+    batch: int,
+    window: int,
+    lr: float,
+    seed: int,
+    log_every: int,
+):
     """Train the demo model; return (model, log DataFrame with iteration, train and test
     loss). Windows start at uniformly drawn indices; loss = mean |prediction − data|."""
     gen = seed_everything(seed)
@@ -66,15 +80,18 @@ def fit(t: torch.Tensor, y: torch.Tensor, iterations: int, batch: int, window: i
         s = torch.randint(0, len(tf) - window, (batch,), generator=gen)
         idx = s[:, None] + torch.arange(window)[None, :]  # (batch, window)
         target = yf[idx]  # (batch, window, 2)
-        pred = solve(model, target[:, 0], 0.0, dt * (window - 1), window - 1, "rk4",
-                     trajectory=True).transpose(0, 1)
+        pred = solve(
+            model, target[:, 0], 0.0, dt * (window - 1), window - 1, "rk4", trajectory=True
+        ).transpose(0, 1)
         loss = (pred - target).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if it == 1 or it % log_every == 0 or it == iterations:
             test = (rollout(model, tf, yf[:1]).squeeze(1) - yf).abs().mean()
-            log.append({"iteration": it, "train_loss": float(loss.detach()), "test_loss": float(test)})
+            log.append(
+                {"iteration": it, "train_loss": float(loss.detach()), "test_loss": float(test)}
+            )
     return model, pd.DataFrame(log)
 
 
@@ -106,8 +123,9 @@ def figure(t, y, pred, model):
     for v, c, lab in ((v_true, "g", "true field"), (v_model, "b", "learned field")):
         n = np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
         u = v / n
-        ax[2].quiver(X.ravel(), Y.ravel(), u[:, 0], u[:, 1], color=c, alpha=0.6, width=0.004,
-                     label=lab)
+        ax[2].quiver(
+            X.ravel(), Y.ravel(), u[:, 0], u[:, 1], color=c, alpha=0.6, width=0.004, label=lab
+        )
     ax[2].set_title("Vector fields (directions)")
     ax[2].set_aspect("equal")
     ax[2].legend(fontsize=7, loc="lower left")
@@ -139,16 +157,14 @@ def read_config(p: dict) -> dict:
     return cfg
 
 
-def make_claims(log: pd.DataFrame, balance: tuple[float, float], ratio: float,
-                iterations: int):
+def make_claims(log: pd.DataFrame, balance: tuple[float, float], ratio: float, iterations: int):
     dV, integral = balance
     first, last = log.test_loss.iloc[0], log.test_loss.iloc[-1]
     w_first, w_last = log.train_loss.iloc[0], log.train_loss.iloc[-1]
     return [
         check(
             "spiral_data_energy",
-            "The generated data follow the true system: V = Σ y⁴/4 decays with "
-            "dV/dt = −0.1 Σ y⁶",
+            "The generated data follow the true system: V = Σ y⁴/4 decays with dV/dt = −0.1 Σ y⁶",
             paper="dy/dt = (y³) A, A = [[−0.1, 2], [−2, −0.1]]",
             ours=f"ΔV = {fmt(dV, 6)}, ∫ dV/dt = {fmt(integral, 6)}",
             rule="ΔV < 0 and |ΔV − ∫ dV/dt| ≤ 1e-3 |ΔV|",
@@ -159,13 +175,13 @@ def make_claims(log: pd.DataFrame, balance: tuple[float, float], ratio: float,
             "A neural ODE learns the spiral's dynamics from windows of one trajectory",
             paper="the learned trajectory matches the true one (demo, 2000 iterations)",
             ours=f"whole-trajectory test loss {fmt(first)} → {fmt(last)}; window loss "
-                 f"{fmt(w_first)} → {fmt(w_last)} (iteration 1 → {iterations})",
+            f"{fmt(w_first)} → {fmt(w_last)} (iteration 1 → {iterations})",
             rule=f"final test loss ≤ {ratio} × its value at iteration 1 (partly: the "
-                 f"window loss ≤ {ratio} × its first value)",
+            f"window loss ≤ {ratio} × its first value)",
             passed=last <= ratio * first,
             partly=w_last <= ratio * w_first,
             note="The whole 25-time-unit rollout is a hard test: small field errors grow "
-                 "along it, so the test loss falls more slowly than the window loss.",
+            "along it, so the test loss falls more slowly than the window loss.",
         ),
     ]
 
@@ -175,12 +191,27 @@ def main() -> None:
     set_threads(cfg["threads"])
     t, y = true_trajectory(cfg["t1"], cfg["points"])
     balance = energy_balance(t, y)
-    model, log = fit(t, y, cfg["iterations"], cfg["batch"], cfg["window"], cfg["lr"],
-                     cfg["seed"], cfg["log_every"])
+    model, log = fit(
+        t,
+        y,
+        cfg["iterations"],
+        cfg["batch"],
+        cfg["window"],
+        cfg["lr"],
+        cfg["seed"],
+        cfg["log_every"],
+    )
     pred = rollout(model, t.float(), y[:1].float()).squeeze(1)
     claims = make_claims(log, balance, cfg["loss_ratio"], cfg["iterations"])
-    traj = pd.DataFrame({"t": t.numpy(), "y1": y[:, 0].numpy(), "y2": y[:, 1].numpy(),
-                         "y1_learned": pred[:, 0].numpy(), "y2_learned": pred[:, 1].numpy()})
+    traj = pd.DataFrame(
+        {
+            "t": t.numpy(),
+            "y1": y[:, 0].numpy(),
+            "y2": y[:, 1].numpy(),
+            "y1_learned": pred[:, 0].numpy(),
+            "y2_learned": pred[:, 1].numpy(),
+        }
+    )
     with StageOutputs(PAPER, STAGE, "Spiral demo: learning dy/dt = (y³)A") as out:
         out.params(cfg)
         out.text(
@@ -194,11 +225,18 @@ def main() -> None:
         )
         out.csv(STAGE, traj)
         out.csv(f"{STAGE}_loss", log, show=True, caption="Training and test loss")
-        out.figure("fit", figure(t.numpy(), y.numpy(), pred.numpy(), model),
-                   "True (green) and learned (blue) trajectories and vector fields.")
-        out.metrics({"test_loss": float(log.test_loss.iloc[-1]),
-                     "train_loss": float(log.train_loss.iloc[-1]),
-                     "energy_drop": balance[0]})
+        out.figure(
+            "fit",
+            figure(t.numpy(), y.numpy(), pred.numpy(), model),
+            "True (green) and learned (blue) trajectories and vector fields.",
+        )
+        out.metrics(
+            {
+                "test_loss": float(log.test_loss.iloc[-1]),
+                "train_loss": float(log.train_loss.iloc[-1]),
+                "energy_drop": balance[0],
+            }
+        )
         out.claims(claims)
 
 

@@ -65,9 +65,14 @@ def load_data(dataset: str, seed: int):
 
 def build(kind: str, cfg: dict, image_size: int):
     return make_classifier(
-        kind, image_size=image_size, channels=cfg["channels"], downsample=cfg["downsample"],
-        mlp_hidden=cfg["mlp_hidden"], method=cfg["ode_method"] if kind == "odenet"
-        else cfg["rk_method"], rtol=cfg["tol"], atol=cfg["tol"],
+        kind,
+        image_size=image_size,
+        channels=cfg["channels"],
+        downsample=cfg["downsample"],
+        mlp_hidden=cfg["mlp_hidden"],
+        method=cfg["ode_method"] if kind == "odenet" else cfg["rk_method"],
+        rtol=cfg["tol"],
+        atol=cfg["tol"],
         steps=None if kind == "odenet" else cfg["rk_steps"],
     )
 
@@ -82,14 +87,22 @@ def run(cfg: dict):
         seed_everything(cfg["seed"])
         model = build(kind, cfg, size)
         tc = TrainConfig(
-            epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-            optimizer=cfg["optimizer"], momentum=0.9, milestones=tuple(cfg["milestones"]),
-            seed=cfg["seed"], device=cfg["device"], stage=f"{PAPER}.{STAGE}", model_name=kind,
+            epochs=cfg["epochs"],
+            batch_size=cfg["batch_size"],
+            lr=cfg["lr"],
+            optimizer=cfg["optimizer"],
+            momentum=0.9,
+            milestones=tuple(cfg["milestones"]),
+            seed=cfg["seed"],
+            device=cfg["device"],
+            stage=f"{PAPER}.{STAGE}",
+            model_name=kind,
         )
-        dev = torch.device("cuda" if cfg["device"] != "cpu" and torch.cuda.is_available()
-                           else "cpu")
+        dev = torch.device(
+            "cuda" if cfg["device"] != "cpu" and torch.cuda.is_available() else "cpu"
+        )
 
-        def on_epoch(m, epoch):
+        def on_epoch(m, epoch, dev=dev):
             if ode_block(m) is None:
                 return {}
             r = measure_step(m, probe_x.to(dev), probe_y.to(dev))
@@ -103,21 +116,23 @@ def run(cfg: dict):
         per_epoch = math.ceil(len(xtr) / cfg["batch_size"])
         step_s = statistics.median(r["seconds"] for r in steps)
         last = h.records[-1]
-        rows.append({
-            "model": NAMES[kind],
-            "test_error_pct": 100 * last["test_error"],
-            "paper_error_pct": PAPER_TABLE[kind][0],
-            "params": count_parameters(model),
-            "paper_params": PAPER_TABLE[kind][1],
-            "peak_saved_MB": steps[-1]["saved_peak_bytes"] / 2**20,
-            "cuda_peak_MB": steps[-1]["cuda_peak_bytes"] / 2**20,
-            "paper_memory": PAPER_TABLE[kind][2],
-            "epoch_seconds": step_s * per_epoch,
-            "train_seconds": h.seconds,
-            "nfe_forward": steps[-1]["nfe_forward"],
-            "nfe_backward": steps[-1]["nfe_backward"],
-            "kind": kind,
-        })
+        rows.append(
+            {
+                "model": NAMES[kind],
+                "test_error_pct": 100 * last["test_error"],
+                "paper_error_pct": PAPER_TABLE[kind][0],
+                "params": count_parameters(model),
+                "paper_params": PAPER_TABLE[kind][1],
+                "peak_saved_MB": steps[-1]["saved_peak_bytes"] / 2**20,
+                "cuda_peak_MB": steps[-1]["cuda_peak_bytes"] / 2**20,
+                "paper_memory": PAPER_TABLE[kind][2],
+                "epoch_seconds": step_s * per_epoch,
+                "train_seconds": h.seconds,
+                "nfe_forward": steps[-1]["nfe_forward"],
+                "nfe_backward": steps[-1]["nfe_backward"],
+                "kind": kind,
+            }
+        )
         if kind == "odenet":
             odenet = model.cpu()
     return pd.DataFrame(rows), pd.DataFrame(hist_rows), odenet
@@ -130,41 +145,50 @@ def make_claims(table: pd.DataFrame, gap_pp: float):
         o, r = by["odenet"], by["resnet"]
         close = o.test_error_pct - r.test_error_pct <= gap_pp
         fewer = o.params < r.params
-        claims.append(check(
-            "odenet_close_to_resnet",
-            "The ODE-Net's test error is close to the ResNet's, with fewer parameters",
-            paper="0.42 % vs 0.41 %; 0.22M vs 0.60M parameters",
-            ours=f"{fmt(o.test_error_pct, 3)} % vs {fmt(r.test_error_pct, 3)} %; "
-                 f"{o.params} vs {r.params} parameters",
-            rule=f"error(ODE-Net) − error(ResNet) ≤ {gap_pp} percentage points and "
-                 "params(ODE-Net) < params(ResNet)",
-            passed=close and fewer, partly=fewer,
-            note="" if close else "The error gap is larger than the rule allows at this "
-                 "scale (few epochs, small test set): see the training curves.",
-        ))
+        claims.append(
+            check(
+                "odenet_close_to_resnet",
+                "The ODE-Net's test error is close to the ResNet's, with fewer parameters",
+                paper="0.42 % vs 0.41 %; 0.22M vs 0.60M parameters",
+                ours=f"{fmt(o.test_error_pct, 3)} % vs {fmt(r.test_error_pct, 3)} %; "
+                f"{o.params} vs {r.params} parameters",
+                rule=f"error(ODE-Net) − error(ResNet) ≤ {gap_pp} percentage points and "
+                "params(ODE-Net) < params(ResNet)",
+                passed=close and fewer,
+                partly=fewer,
+                note=""
+                if close
+                else "The error gap is larger than the rule allows at this "
+                "scale (few epochs, small test set): see the training curves.",
+            )
+        )
     if {"odenet", "rknet", "resnet"} <= set(by):
         o, k, r = by["odenet"], by["rknet"], by["resnet"]
-        claims.append(check(
-            "odenet_least_memory",
-            "The ODE-Net (adjoint) holds less activation memory in a training step than "
-            "the RK-Net and the ResNet",
-            paper="O(1) vs O(L̃) and O(L)",
-            ours=f"{fmt(o.peak_saved_MB, 3)} MB vs {fmt(k.peak_saved_MB, 3)} MB (RK-Net, "
-                 f"{k.nfe_forward} NFE) and {fmt(r.peak_saved_MB, 3)} MB (ResNet)",
-            rule="peak saved-tensor bytes: ODE-Net < RK-Net and ODE-Net < ResNet",
-            passed=o.peak_saved_MB < k.peak_saved_MB and o.peak_saved_MB < r.peak_saved_MB,
-            partly=o.peak_saved_MB < k.peak_saved_MB,
-        ))
+        claims.append(
+            check(
+                "odenet_least_memory",
+                "The ODE-Net (adjoint) holds less activation memory in a training step than "
+                "the RK-Net and the ResNet",
+                paper="O(1) vs O(L̃) and O(L)",
+                ours=f"{fmt(o.peak_saved_MB, 3)} MB vs {fmt(k.peak_saved_MB, 3)} MB (RK-Net, "
+                f"{k.nfe_forward} NFE) and {fmt(r.peak_saved_MB, 3)} MB (ResNet)",
+                rule="peak saved-tensor bytes: ODE-Net < RK-Net and ODE-Net < ResNet",
+                passed=o.peak_saved_MB < k.peak_saved_MB and o.peak_saved_MB < r.peak_saved_MB,
+                partly=o.peak_saved_MB < k.peak_saved_MB,
+            )
+        )
     if "mlp" in by and "resnet" in by:
         m, r = by["mlp"], by["resnet"]
-        claims.append(check(
-            "mlp_worst",
-            "The one-hidden-layer MLP has a higher test error than the ResNet",
-            paper="1.60 % vs 0.41 %",
-            ours=f"{fmt(m.test_error_pct, 3)} % vs {fmt(r.test_error_pct, 3)} %",
-            rule="error(MLP) > error(ResNet)",
-            passed=m.test_error_pct > r.test_error_pct,
-        ))
+        claims.append(
+            check(
+                "mlp_worst",
+                "The one-hidden-layer MLP has a higher test error than the ResNet",
+                paper="1.60 % vs 0.41 %",
+                ours=f"{fmt(m.test_error_pct, 3)} % vs {fmt(r.test_error_pct, 3)} %",
+                rule="error(MLP) > error(ResNet)",
+                passed=m.test_error_pct > r.test_error_pct,
+            )
+        )
     return claims
 
 
@@ -240,14 +264,24 @@ def read_config(p: dict) -> dict:
     }
     size = 8 if cfg["dataset"] == "digits" else 28
     if size % (2 ** cfg["downsample"]):
-        raise ParamError(f"{sec}.downsample", f"is {cfg['downsample']}: {size} is not "
-                         f"divisible by 2^{cfg['downsample']}")
-    if "rknet" in cfg["models"] and cfg["rk_method"] not in ("euler", "midpoint", "rk4",
-                                                             "rk38", "heun", "dopri5", "bosh3"):
+        raise ParamError(
+            f"{sec}.downsample",
+            f"is {cfg['downsample']}: {size} is not divisible by 2^{cfg['downsample']}",
+        )
+    if "rknet" in cfg["models"] and cfg["rk_method"] not in (
+        "euler",
+        "midpoint",
+        "rk4",
+        "rk38",
+        "heun",
+        "dopri5",
+        "bosh3",
+    ):
         raise ParamError(f"{sec}.rk_method", f"is {cfg['rk_method']!r}", ", ".join(fixed))
     if "odenet" not in cfg["models"]:
-        raise ParamError(f"{sec}.models", "must include 'odenet' (Figure 3 uses it)",
-                         ", ".join(CLASSIFIERS))
+        raise ParamError(
+            f"{sec}.models", "must include 'odenet' (Figure 3 uses it)", ", ".join(CLASSIFIERS)
+        )
     return cfg
 
 
@@ -257,8 +291,11 @@ def main() -> None:
     claims = make_claims(table, cfg["gap_pp"])
     with StageOutputs(PAPER, STAGE, "Table 1: MLP, ResNet, RK-Net and ODE-Net") as out:
         out.params(cfg)
-        data = "the bundled 8×8 digits (1437 train / 360 test)" if cfg["dataset"] == "digits" \
+        data = (
+            "the bundled 8×8 digits (1437 train / 360 test)"
+            if cfg["dataset"] == "digits"
             else "MNIST"
+        )
         out.text(
             f"Data: {data}. Convolutional models: 3×3 convolution to {cfg['channels']} "
             f"channels, {cfg['downsample']} × (GroupNorm, ReLU, 4×4 stride-2 convolution), "
@@ -282,21 +319,30 @@ def main() -> None:
         if shown.cuda_peak_MB.isna().all():
             shown = shown.drop(columns=["cuda_peak_MB"])
         out.csv(STAGE, table, show=False)
-        out.table(shown, caption="Table 1 analog: ours beside the paper's (MNIST) numbers",
-                  source=f"data/{PAPER}/{STAGE}.csv")
+        out.table(
+            shown,
+            caption="Table 1 analog: ours beside the paper's (MNIST) numbers",
+            source=f"data/{PAPER}/{STAGE}.csv",
+        )
         out.csv(f"{STAGE}_history", hist)
         out.figure("curves", curves_figure(hist), "Test error and training loss per epoch.")
-        out.figure("memory", memory_figure(table),
-                   "Measured peak saved-tensor memory of one training step, and parameters.")
+        out.figure(
+            "memory",
+            memory_figure(table),
+            "Measured peak saved-tensor memory of one training step, and parameters.",
+        )
         ckpt = out.path(f"data/{PAPER}/{STAGE}_odenet.pt")
-        torch.save({"state_dict": odenet.state_dict() if odenet is not None else None,
-                    "cfg": cfg}, ckpt)
-        out.metrics({
-            **{f"test_error_pct.{r.kind}": r.test_error_pct for r in table.itertuples()},
-            **{f"params.{r.kind}": r.params for r in table.itertuples()},
-            **{f"peak_saved_MB.{r.kind}": r.peak_saved_MB for r in table.itertuples()},
-            **{f"epoch_seconds.{r.kind}": r.epoch_seconds for r in table.itertuples()},
-        })
+        torch.save(
+            {"state_dict": odenet.state_dict() if odenet is not None else None, "cfg": cfg}, ckpt
+        )
+        out.metrics(
+            {
+                **{f"test_error_pct.{r.kind}": r.test_error_pct for r in table.itertuples()},
+                **{f"params.{r.kind}": r.params for r in table.itertuples()},
+                **{f"peak_saved_MB.{r.kind}": r.peak_saved_MB for r in table.itertuples()},
+                **{f"epoch_seconds.{r.kind}": r.epoch_seconds for r in table.itertuples()},
+            }
+        )
         out.claims(claims)
 
 

@@ -41,11 +41,13 @@ from nnde.stage import (
     positive_int,
     run_main,
 )
-from nnde.train import check_finite, TrainConfig, seed_everything, set_threads
+from nnde.train import TrainConfig, check_finite, seed_everything, set_threads
 
 PAPER, STAGE = "chen", "table2"
-PAPER_RMSE = {"rnn": {30: 0.3937, 50: 0.3202, 100: 0.1813},
-              "latent_ode": {30: 0.1642, 50: 0.1502, 100: 0.1346}}
+PAPER_RMSE = {
+    "rnn": {30: 0.3937, 50: 0.3202, 100: 0.1813},
+    "latent_ode": {30: 0.1642, 50: 0.1502, 100: 0.1346},
+}
 NAMES = {"rnn": "RNN", "latent_ode": "latent ODE"}
 
 
@@ -60,8 +62,9 @@ def train(kind: str, t, x, observed: list[int], cfg: dict, seed: int):
     gen = seed_everything(seed)
     model = build(kind, cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    tc = TrainConfig(epochs=1, batch_size=cfg["batch"], lr=cfg["lr"], stage=f"{PAPER}.{STAGE}",
-                     model_name=kind)
+    tc = TrainConfig(
+        epochs=1, batch_size=cfg["batch"], lr=cfg["lr"], stage=f"{PAPER}.{STAGE}", model_name=kind
+    )
     var = cfg["obs_std"] ** 2
     for it in range(1, cfg["iterations"] + 1):
         b = torch.randint(0, len(x), (cfg["batch"],), generator=gen)
@@ -88,49 +91,73 @@ def evaluate(model, t, clean, noisy, n: int, n_points: int, seed: int):
 
 def run(cfg: dict):
     set_threads(cfg["threads"])
-    tt, clean, noisy, _ = make_spirals(cfg["spirals"], cfg["n_points"], cfg["n_extra"],
-                                       turns=cfg["turns"], noise=cfg["noise"], seed=cfg["seed"])
+    tt, clean, noisy, _ = make_spirals(
+        cfg["spirals"],
+        cfg["n_points"],
+        cfg["n_extra"],
+        turns=cfg["turns"],
+        noise=cfg["noise"],
+        seed=cfg["seed"],
+    )
     t = torch.from_numpy(tt)
     n_test = max(1, int(round(cfg["test_frac"] * cfg["spirals"])))
-    x_tr, x_te, c_te = (torch.from_numpy(noisy[n_test:]), torch.from_numpy(noisy[:n_test]),
-                        torch.from_numpy(clean[:n_test]))
+    x_tr, x_te, c_te = (
+        torch.from_numpy(noisy[n_test:]),
+        torch.from_numpy(noisy[:n_test]),
+        torch.from_numpy(clean[:n_test]),
+    )
     rows, examples = [], {}
     groups = [cfg["observed"]] if cfg["joint"] else [[n] for n in cfg["observed"]]
     for kind in ("rnn", "latent_ode"):
         for g in groups:
             model = train(kind, t, x_tr, g, cfg, cfg["seed"])
             for n in g:
-                ext, win, pred = evaluate(model, t, c_te, x_te, n, cfg["n_points"],
-                                          cfg["seed"] + 1)
-                rows.append({"model": NAMES[kind], "observed": n, "extrap_rmse": ext,
-                             "paper_rmse": PAPER_RMSE[kind][n] if n in PAPER_RMSE[kind]
-                             else np.nan, "window_rmse": win, "kind": kind})
+                ext, win, pred = evaluate(model, t, c_te, x_te, n, cfg["n_points"], cfg["seed"] + 1)
+                rows.append(
+                    {
+                        "model": NAMES[kind],
+                        "observed": n,
+                        "extrap_rmse": ext,
+                        "paper_rmse": PAPER_RMSE[kind][n] if n in PAPER_RMSE[kind] else np.nan,
+                        "window_rmse": win,
+                        "kind": kind,
+                    }
+                )
                 if n == min(cfg["observed"]):
                     examples[kind] = pred[0].numpy()
     gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     idx0 = sample_observations(len(x_te), cfg["n_points"], min(cfg["observed"]), gen)[0]
-    ex = {"t": tt, "clean": c_te[0].numpy(), "noisy": x_te[0].numpy(), "idx": idx0.numpy(),
-          **examples}
+    ex = {
+        "t": tt,
+        "n_points": cfg["n_points"],
+        "clean": c_te[0].numpy(),
+        "noisy": x_te[0].numpy(),
+        "idx": idx0.numpy(),
+        **examples,
+    }
     return pd.DataFrame(rows), ex
 
 
 def make_claims(table: pd.DataFrame):
     piv = table.pivot(index="observed", columns="kind", values="extrap_rmse")
-    wins = (piv.latent_ode < piv.rnn)
-    ours = "; ".join(f"n = {n}: latent ODE {fmt(r.latent_ode, 3)} vs RNN {fmt(r.rnn, 3)}"
-                     for n, r in piv.iterrows())
+    wins = piv.latent_ode < piv.rnn
+    ours = "; ".join(
+        f"n = {n}: latent ODE {fmt(r.latent_ode, 3)} vs RNN {fmt(r.rnn, 3)}"
+        for n, r in piv.iterrows()
+    )
     rnn_better_with_n = bool(piv.rnn.iloc[-1] < piv.rnn.iloc[0]) if len(piv) > 1 else False
     return [
         check(
             "latent_ode_beats_rnn",
             "The latent ODE extrapolates irregularly sampled spirals better than the RNN",
             paper="RMSE latent ODE 0.1642 / 0.1502 / 0.1346 vs RNN 0.3937 / 0.3202 / 0.1813 "
-                  "(30 / 50 / 100 points)",
+            "(30 / 50 / 100 points)",
             ours=ours,
             rule="extrapolation RMSE(latent ODE) < RMSE(RNN) for every n (partly: for some)",
-            passed=bool(wins.all()), partly=bool(wins.any()),
+            passed=bool(wins.all()),
+            partly=bool(wins.any()),
             note="Small profile: few spirals and iterations, one model per kind for all n; "
-                 "RMSE against the noise-free spiral, in the units of our generator.",
+            "RMSE against the noise-free spiral, in the units of our generator.",
         ),
         check(
             "more_points_help_rnn",
@@ -159,18 +186,24 @@ def figure(table: pd.DataFrame, ex: dict):
     ppiv.plot.bar(ax=ax[1], rot=0)
     ax[1].set_xlabel("observed points")
     ax[1].set_title("Paper (Table 2)")
-    n_obs = len(ex["clean"]) - 0
-    for a, kind in zip(ax[2:], ["latent_ode"], strict=False):
-        a.plot(ex["clean"][:, 0], ex["clean"][:, 1], "k-", lw=0.8, label="truth")
-        a.plot(ex["noisy"][ex["idx"], 0], ex["noisy"][ex["idx"], 1], "k.", ms=4,
-               label=f"observed ({len(ex['idx'])})")
-        for k, style in (("latent_ode", "b-"), ("rnn", "r--")):
-            if k in ex:
-                a.plot(ex[k][:, 0], ex[k][:, 1], style, lw=1, label=NAMES[k])
-        a.set_aspect("equal")
-        a.legend(fontsize=7)
-        a.set_title(f"A test spiral ({n_obs} times, last 50 extrapolated)")
-        _ = kind
+    a = ax[2]
+    a.plot(ex["clean"][:, 0], ex["clean"][:, 1], "k-", lw=0.8, label="truth")
+    a.plot(
+        ex["noisy"][ex["idx"], 0],
+        ex["noisy"][ex["idx"], 1],
+        "k.",
+        ms=4,
+        label=f"observed ({len(ex['idx'])})",
+    )
+    for k, style in (("latent_ode", "b-"), ("rnn", "r--")):
+        if k in ex:
+            a.plot(ex[k][:, 0], ex[k][:, 1], style, lw=1, label=NAMES[k])
+    a.set_aspect("equal")
+    a.legend(fontsize=7)
+    a.set_title(
+        f"A held-out spiral ({len(ex['clean'])} times, last "
+        f"{len(ex['clean']) - ex['n_points']} extrapolated)"
+    )
     fig.tight_layout()
     return fig
 
@@ -222,18 +255,29 @@ def main() -> None:
             f"{cfg['method']} with one step per time interval. RNN: GRU encoder "
             f"({cfg['rnn_hidden']} units) and a GRU decoder stepping through the times. "
             f"Adam (lr {cfg['lr']}), {cfg['iterations']} iterations of batch {cfg['batch']}"
-            + (", one model per kind trained on all n" if cfg["joint"]
-               else ", one model per kind and n")
+            + (
+                ", one model per kind trained on all n"
+                if cfg["joint"]
+                else ", one model per kind and n"
+            )
             + ". RMSE: distance to the noise-free spiral on the extrapolation times of the "
             "held-out spirals (the paper's numbers are on its own generator's scale)."
         )
-        out.csv(STAGE, table.drop(columns=["kind"]), show=True,
-                caption="Extrapolation RMSE, ours beside the paper's")
-        out.figure("rmse", figure(table, ex),
-                   "Extrapolation RMSE against observed points (ours, paper) and one "
-                   "held-out spiral with both models' predictions.")
-        out.metrics({f"extrap_rmse.{r.kind}.n{r.observed}": r.extrap_rmse
-                     for r in table.itertuples()})
+        out.csv(
+            STAGE,
+            table.drop(columns=["kind"]),
+            show=True,
+            caption="Extrapolation RMSE, ours beside the paper's",
+        )
+        out.figure(
+            "rmse",
+            figure(table, ex),
+            "Extrapolation RMSE against observed points (ours, paper) and one "
+            "held-out spiral with both models' predictions.",
+        )
+        out.metrics(
+            {f"extrap_rmse.{r.kind}.n{r.observed}": r.extrap_rmse for r in table.itertuples()}
+        )
         out.claims(claims)
 
 

@@ -47,8 +47,12 @@ class ResBlock(nn.Module):
         super().__init__()
         g = min(32, channels)
         self.body = nn.Sequential(
-            nn.GroupNorm(g, channels), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
-            nn.GroupNorm(g, channels), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GroupNorm(g, channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GroupNorm(g, channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
         )
 
     def forward(self, y):
@@ -64,28 +68,53 @@ def _downsampling(channels: int, times: int) -> nn.Sequential:
 
 
 def _head(channels: int, classes: int) -> nn.Sequential:
-    return nn.Sequential(nn.GroupNorm(min(32, channels), channels), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes))
+    return nn.Sequential(
+        nn.GroupNorm(min(32, channels), channels),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(channels, classes),
+    )
 
 
-def make_classifier(kind: str, *, image_size: int, channels: int = 64, downsample: int = 2,
-                    classes: int = 10, mlp_hidden: int = 300, blocks: int = 6,
-                    method: str = "dopri5", rtol: float | None = 1e-3,
-                    atol: float | None = 1e-3, steps: int | None = None) -> nn.Module:
+def make_classifier(
+    kind: str,
+    *,
+    image_size: int,
+    channels: int = 64,
+    downsample: int = 2,
+    classes: int = 10,
+    mlp_hidden: int = 300,
+    blocks: int = 6,
+    method: str = "dopri5",
+    rtol: float | None = 1e-3,
+    atol: float | None = 1e-3,
+    steps: int | None = None,
+) -> nn.Module:
     """One of :data:`CLASSIFIERS` for ``(B, 1, image_size, image_size)`` inputs."""
     if kind not in CLASSIFIERS:
         raise ParamError("model", f"is {kind!r}", ", ".join(CLASSIFIERS))
     if kind == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(image_size**2, mlp_hidden), nn.ReLU(),
-                             nn.Linear(mlp_hidden, classes))
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(image_size**2, mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(mlp_hidden, classes),
+        )
     if image_size % (2**downsample):
         raise ParamError("downsample", f"{downsample} halvings do not divide {image_size}")
     if kind == "resnet":
         body: nn.Module = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
     else:
         tol = {} if steps is not None else {"rtol": rtol, "atol": atol}
-        body = ODEBlock(ODENetConvField(channels), T=1.0, method=method, steps=steps, **tol,
-                        gradient="direct" if kind == "rknet" else "adjoint")
+        body = ODEBlock(
+            ODENetConvField(channels),
+            T=1.0,
+            method=method,
+            steps=steps,
+            **tol,
+            gradient="direct" if kind == "rknet" else "adjoint",
+        )
     return nn.Sequential(_downsampling(channels, downsample), body, _head(channels, classes))
 
 
@@ -215,8 +244,17 @@ class CubicMLP(nn.Module):
 
 
 # --------------------------------------------------------------------------- Table 2 data
-def make_spirals(n: int, n_points: int, n_extra: int, *, turns: float = 1.5, a: float = 0.5,
-                 b: float = 0.3, noise: float = 0.1, seed: int = 0):
+def make_spirals(
+    n: int,
+    n_points: int,
+    n_extra: int,
+    *,
+    turns: float = 1.5,
+    a: float = 0.5,
+    b: float = 0.3,
+    noise: float = 0.1,
+    seed: int = 0,
+):
     """``n`` Archimedean spirals r = a + b*theta, half turning clockwise and half
     anticlockwise, each sampled at ``n_points + n_extra`` equally spaced times covering
     ``turns`` turns for the first ``n_points`` (the observation window) and continuing at
@@ -261,15 +299,21 @@ class LatentODE(nn.Module):
     ``hidden`` units) from t = 0; a decoder MLP maps z(t) to x(t). ``forward(t, x, idx)``
     returns (prediction (B, len(t), 2), KL (B,))."""
 
-    def __init__(self, latent: int = 4, rnn_hidden: int = 25, hidden: int = 20,
-                 method: str = "rk4", steps_per_interval: int = 1):
+    def __init__(
+        self,
+        latent: int = 4,
+        rnn_hidden: int = 25,
+        hidden: int = 20,
+        method: str = "rk4",
+        steps_per_interval: int = 1,
+    ):
         super().__init__()
         self.encoder = nn.GRU(3, rnn_hidden, batch_first=True)
         self.to_q = nn.Linear(rnn_hidden, 2 * latent)
-        self.dynamics = nn.Sequential(nn.Linear(latent, hidden), nn.ELU(),
-                                      nn.Linear(hidden, latent))
-        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, 2))
+        self.dynamics = nn.Sequential(
+            nn.Linear(latent, hidden), nn.ELU(), nn.Linear(hidden, latent)
+        )
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 2))
         self.method, self.sub = method, steps_per_interval
 
     def encode(self, t, x, idx):
@@ -286,8 +330,15 @@ class LatentODE(nn.Module):
             z0 = mu + torch.exp(0.5 * logvar) * eps
         # t is an equally spaced grid starting at 0 (make_spirals).
         steps = (len(t) - 1) * self.sub
-        zs = solve(lambda s, z: self.dynamics(z), z0, 0.0, float(t[-1]), steps, self.method,
-                   trajectory=True)[:: self.sub]
+        zs = solve(
+            lambda s, z: self.dynamics(z),
+            z0,
+            0.0,
+            float(t[-1]),
+            steps,
+            self.method,
+            trajectory=True,
+        )[:: self.sub]
         pred = self.decoder(zs.transpose(0, 1))
         kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(-1)
         return pred, kl
