@@ -420,13 +420,14 @@ def energy_figure(df: pd.DataFrame):
                          label=f"{case}, {run}")
         axes[1].plot(g.step, g.norm_Y / g.norm_Y.iloc[0], styles[run], color=pal[case],
                      label=f"{case}, {run}")
-    for ax, lab in zip(axes, ("energy E_{j+½} / E₀", "‖Y_j‖ / ‖Y₀‖"), strict=True):
+    for ax, lab in zip(axes, ("energy E(j+½) / E₀", "‖Y_j‖ / ‖Y₀‖"), strict=True):
         ax.set_yscale("log")
         ax.set_xlabel("step j (constant weights)")
         ax.set_ylabel(lab)
     axes[0].set_title("Theorem 2: leapfrog energy (ReLU, no normalisation)")
     axes[1].set_title("Size of the state")
     axes[0].legend(fontsize=6)
+    axes[1].legend(fontsize=6)
     fig.tight_layout()
     return fig
 
