@@ -1,0 +1,225 @@
+"""The CIFAR-10 networks of He, Zhang, Ren and Sun (2016), "Deep residual learning for
+image recognition", Section 4.2: plain and residual nets with ``6n + 2`` weighted layers.
+
+Layout (``C`` input channels, ``H × W`` input maps, ``K`` classes)::
+
+    conv3x3(C → 16) · BN · ReLU                                 maps H × W
+    stage 1: n blocks, 16 filters                               maps H × W
+    stage 2: n blocks, 32 filters, the first with stride 2      maps H/2 × W/2
+    stage 3: n blocks, 64 filters, the first with stride 2      maps H/4 × W/4
+    global average pool · fully connected (64 → K)
+
+Each block is two 3×3 convolutions, ``conv · BN · ReLU · conv · BN``, so the net has
+``1 + 6n + 1`` weighted layers (n = 3, 5, 7, 9, 18 give the paper's 20, 32, 44, 56, 110).
+BN comes after every convolution and before its nonlinearity.
+
+Plain and residual nets differ only in how a block ends (``F(x) = BN(conv(ReLU(BN(conv
+x))))`` is the block's "residual function")::
+
+    plain:     x_{l+1} = ReLU(F(x_l))
+    residual:  x_{l+1} = ReLU(x_l + F(x_l))          (He et al. 2016, eq. 1)
+
+The shortcut is the paper's *option A*: the identity, and where a block halves the maps
+and doubles the filters, the input subsampled with stride 2 and zero-padded with new
+channels. It has no parameters, so the plain and the residual net of the same depth have
+exactly the same parameter count (0.27M for ResNet-20 on CIFAR-10).
+
+The differential-equation view (Haber & Ruthotto 2017; E 2017; the lecture of Richter &
+Lessig 2021): within a stage, where the state space stays fixed, the update
+``x ← x + F(x; θ_l)`` is one **forward-Euler step with step size h = 1** of the ODE
+``dx/dt = F(x; θ(t))`` (the vector field is the residual function: two 3×3 convolutions
+with BN and ReLU between them, weights θ(t) piecewise constant in the layer time
+t = l·h). The paper's block then applies a ReLU after the addition, which makes it an
+Euler step followed by a projection onto the non-negative orthant (exactly Euler once the
+sum is non-negative; the pre-activation ResNet of He et al. 2016b drops this ReLU and is
+plain forward Euler). A ResNet is thus three such ODEs, one per stage, joined by the two
+stride-2 blocks, which change the state space and are not time steps. A plain block
+``x ← ReLU(F(x))`` replaces the state instead of adding a small increment to it: it is a
+map, not a step of any ODE with a small step size, and its depth limit has no flow.
+
+:class:`ResponseRecorder` collects each layer's response for Figure 7 (std of the
+outputs of BN, before the addition and the ReLU) with forward hooks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "KINDS",
+    "BasicBlock",
+    "CifarNet",
+    "OptionAShortcut",
+    "ResponseRecorder",
+    "cifar_net",
+    "depth_to_n",
+]
+
+KINDS = ("plain", "residual")
+WIDTHS = (16, 32, 64)
+
+
+def depth_to_n(depth: int) -> int:
+    """``n`` for a ``6n + 2``-layer net; a depth not of that form raises ValueError."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth {depth!r} is not of the form 6n + 2 with n >= 1 (8, 14, 20, …)")
+    return (depth - 2) // 6
+
+
+def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    # No bias: the BN that follows has its own shift.
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+
+
+class OptionAShortcut(nn.Module):
+    """Parameter-free shortcut (He et al. 2016, option A): ``x[:, :, ::s, ::s]`` followed
+    by ``cout − cin`` zero channels appended after the ``cin`` input channels.
+
+    Shapes: ``(B, cin, H, W) → (B, cout, ⌈H/s⌉, ⌈W/s⌉)``; the identity when ``s = 1`` and
+    ``cout = cin``."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        if cout < cin:
+            raise ValueError(f"option-A shortcut cannot reduce channels ({cin} → {cout})")
+        self.cin, self.cout, self.stride = cin, cout, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        if self.cout != self.cin:
+            x = F.pad(x, (0, 0, 0, 0, 0, self.cout - self.cin))
+        return x
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 conv layers, BN after each: ``ReLU(F(x))`` (plain) or ``ReLU(x + F(x))``
+    (residual, forward Euler with h = 1 of ``dx/dt = F(x)`` when the shapes match).
+
+    ``bn2``'s output is the block's second "layer response" (after BN, before the addition
+    and the ReLU); ``bn1``'s output is the first (before its ReLU)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, residual: bool):
+        super().__init__()
+        self.conv1 = _conv3x3(cin, cout, stride)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = _conv3x3(cout, cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.residual = residual
+        self.shortcut = OptionAShortcut(cin, cout, stride) if residual else None
+
+    def residual_function(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.residual_function(x)
+        if self.residual:
+            out = out + self.shortcut(x)
+        return F.relu(out)
+
+
+class CifarNet(nn.Module):
+    """A ``6n + 2``-layer plain or residual net (He et al. 2016, Sec. 4.2).
+
+    Input ``(B, in_channels, H, W)`` → logits ``(B, num_classes)``; H and W divisible by 4
+    keep every stage's maps exact (32/16/8 on CIFAR-10, 8/4/2 on the 8×8 digits)."""
+
+    def __init__(self, n: int, residual: bool, in_channels: int = 3, num_classes: int = 10,
+                 widths: tuple[int, int, int] = WIDTHS):
+        super().__init__()
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        self.n, self.residual = n, residual
+        self.conv = _conv3x3(in_channels, widths[0])
+        self.bn = nn.BatchNorm2d(widths[0])
+        blocks, cin = [], widths[0]
+        for i, w in enumerate(widths):
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                blocks.append(BasicBlock(cin, w, stride, residual))
+                cin = w
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(cin, num_classes)
+        self._init()
+
+    def _init(self) -> None:
+        # He et al. initialise as in their 2015 PReLU paper (Kaiming normal, fan-out).
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    @property
+    def depth(self) -> int:
+        return 6 * self.n + 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn(self.conv(x)))
+        x = self.blocks(x)
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)
+
+    def response_layers(self) -> list[nn.BatchNorm2d]:
+        """The BN layers whose outputs are the paper's "layer responses", in layer order:
+        the first conv's BN, then ``bn1, bn2`` of each block (6n + 1 in all)."""
+        out = [self.bn]
+        for b in self.blocks:
+            out += [b.bn1, b.bn2]
+        return out
+
+
+def cifar_net(kind: str, depth: int, in_channels: int = 3, num_classes: int = 10) -> CifarNet:
+    """``kind`` in :data:`KINDS`, ``depth = 6n + 2``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+    return CifarNet(depth_to_n(depth), kind == "residual", in_channels, num_classes)
+
+
+class ResponseRecorder:
+    """Forward hooks on ``net.response_layers()`` that record, per layer, the std of its
+    response: for each channel the std over examples and positions, averaged over the
+    channels (so a per-channel offset from BN's shift does not count as spread).
+
+    Use as ``with ResponseRecorder(net) as rec: net(x)``; then ``rec.stds()`` (one float
+    per layer, layer order). Several forward passes are pooled (sums of moments)."""
+
+    def __init__(self, net: CifarNet):
+        self.layers = net.response_layers()
+        self._handles: list = []
+        self._s1: list = [None] * len(self.layers)
+        self._s2: list = [None] * len(self.layers)
+        self._count = [0] * len(self.layers)
+
+    def _hook(self, i: int):
+        def fn(module, inputs, output):
+            y = output.detach().double().transpose(0, 1).flatten(1)  # (channels, B·H·W)
+            s1, s2 = y.sum(1), (y * y).sum(1)
+            self._s1[i] = s1 if self._s1[i] is None else self._s1[i] + s1
+            self._s2[i] = s2 if self._s2[i] is None else self._s2[i] + s2
+            self._count[i] += y.shape[1]
+
+        return fn
+
+    def __enter__(self) -> ResponseRecorder:
+        self._handles = [m.register_forward_hook(self._hook(i)) for i, m in
+                         enumerate(self.layers)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def stds(self) -> list[float]:
+        out = []
+        for s1, s2, n in zip(self._s1, self._s2, self._count, strict=True):
+            if s1 is None:
+                raise RuntimeError("no forward pass was recorded")
+            mean = s1 / n
+            var = (s2 / n - mean * mean).clamp_min(0.0)
+            out.append(float(var.sqrt().mean()))
+        return out
