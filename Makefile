@@ -32,3 +32,21 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Benchmarks (see README "Benchmarks"). `bench`: pytest-benchmark over the catalog
+# (JSON in .benchmarks/perf.json), then the ours ÷ torchdiffeq gate against the committed
+# baseline ratios. `asv-quick`: every asv benchmark once, in this environment.
+# `bench-gate`: the working tree against the parent commit, interleaved in one run.
+.PHONY: asv-quick bench-gate
+bench: $(STAMP)
+	mkdir -p .benchmarks
+	NNDE_PERF=1 $(BIN)/python -m pytest tests/perf -q --benchmark-enable \
+	  --benchmark-only --benchmark-json=.benchmarks/perf.json
+	$(BIN)/nnde bench peers --baseline benchmarks/baseline/peers-cpu.json
+
+asv-quick: $(STAMP)
+	$(BIN)/asv machine --yes --machine nnde-local >/dev/null
+	$(BIN)/asv run --python=same --quick --machine nnde-local --show-stderr
+
+bench-gate: $(STAMP)
+	$(BIN)/nnde bench compare --base HEAD~1

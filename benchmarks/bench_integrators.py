@@ -1,30 +1,42 @@
 """Every integrator (and torchdiffeq's peers) on every vector field, forward and
 forward+backward, at the catalog's default size."""
 
-from .common import DEVICES, FIELD_PROBLEMS, INTEGRATORS, PASSES, SIZES, CaseBench, workload
-
 from nnde.bench import catalog as C
 
+from . import common
 
-class Solve(CaseBench):
-    params = (INTEGRATORS, FIELD_PROBLEMS, SIZES, PASSES, DEVICES)
+
+class Solve(common.CaseBench):
+    params = (
+        common.INTEGRATORS,
+        common.FIELD_PROBLEMS,
+        common.SIZES,
+        common.PASSES,
+        common.DEVICES,
+    )
     param_names = ("integrator", "problem", "size", "pass", "device")
 
     def case_params(self, *params):
         return params
 
 
-class Accuracy:
-    """Error at T against a float64 dopri5 reference (forward, CPU, dense field: the
-    reference solve is the costly part, and one field shows the methods' orders)."""
+class Work:
+    """Field evaluations per solve and error at T against a float64 dopri5 reference
+    (forward, CPU, dense field: the reference solve is the costly part, and one field
+    shows the methods' orders)."""
 
-    params = (INTEGRATORS, ["dense"])
-    param_names = ("integrator", "problem")
+    params = (common.INTEGRATORS,)
+    param_names = ("integrator",)
 
-    def setup(self, integrator, problem):
-        self.w = workload(integrator, problem, SIZES[0], "forward", "cpu")
+    def setup(self, integrator):
+        self.w = common.workload(integrator, "dense", common.SIZES[0], "forward", "cpu")
 
-    def track_error(self, integrator, problem):
+    def track_nfe(self, integrator):
+        return self.w.nfe()
+
+    track_nfe.unit = "evaluations"
+
+    def track_error(self, integrator):
         return C.error(self.w)
 
     track_error.unit = "max-abs error"

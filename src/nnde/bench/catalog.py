@@ -39,8 +39,8 @@ regression gate can load it beside an older checkout of the library.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -370,8 +370,15 @@ def reference(w: Workload) -> torch.Tensor:
                 y, v = s.chunk(2, dim=0)
                 return torch.cat([v, f(t, y)], dim=0)
 
-            s = solve(first_order, torch.cat([y0, torch.zeros_like(y0)]), 0.0, T_END,
-                      method="dopri5", rtol=1e-10, atol=1e-12)
+            s = solve(
+                first_order,
+                torch.cat([y0, torch.zeros_like(y0)]),
+                0.0,
+                T_END,
+                method="dopri5",
+                rtol=1e-10,
+                atol=1e-12,
+            )
             return s.chunk(2, dim=0)[0]
         return solve(f, y0, 0.0, T_END, method="dopri5", rtol=1e-10, atol=1e-12)
 

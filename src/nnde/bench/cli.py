@@ -1,9 +1,9 @@
 """``nnde bench …``: the regression gates and the report's benchmark sections.
 
-    nnde bench compare --base REV   working tree vs REV, interleaved; exit 1 on a slowdown
-    nnde bench peers [--baseline F] ours ÷ torchdiffeq in one run; exit 1 on a regression
-    nnde bench report [--quick]     data/benchmarks/peers.section.json (+ figures)
-    nnde bench history              data/benchmarks/history.section.json from asv results
+nnde bench compare --base REV   working tree vs REV, interleaved; exit 1 on a slowdown
+nnde bench peers [--baseline F] ours ÷ torchdiffeq in one run; exit 1 on a regression
+nnde bench report [--quick]     data/benchmarks/peers.section.json (+ figures)
+nnde bench history              data/benchmarks/history.section.json from asv results
 """
 
 from __future__ import annotations
@@ -39,13 +39,19 @@ def add_parser(sub, func) -> None:
     p.add_argument("--threshold", type=float, default=None, help="allowed ratio ÷ baseline (1.5)")
     p.add_argument("--all", action="store_true", help="every problem, not just dense")
 
-    r = bs.add_parser("report", help="measure peers, overhead, memory, work-precision; write "
-                      "data/benchmarks/peers.section.json")  # fmt: skip
+    r = bs.add_parser(
+        "report",
+        help="measure peers, overhead, memory, work-precision; write "
+        "data/benchmarks/peers.section.json",
+    )
     r.add_argument("--root", default=".")
     r.add_argument("--quick", action="store_true", help="fewer rounds and sizes (about a minute)")
 
-    h = bs.add_parser("history", help="draw asv's result history into "
-                      "data/benchmarks/history.section.json (cheap; runs no benchmark)")  # fmt: skip
+    h = bs.add_parser(
+        "history",
+        help="draw asv's result history into "
+        "data/benchmarks/history.section.json (cheap; runs no benchmark)",
+    )
     h.add_argument("--root", default=".")
     h.add_argument("--results", default=".asv/results", help="asv results dir")
     h.add_argument("--last", type=int, default=10, help="most recent commits to draw (10)")

@@ -150,7 +150,7 @@ def compare_src(
     rows = []
     for c in cases:
         tn, tb = t[c]
-        ratios = sorted(a / b for a, b in zip(tn, tb))
+        ratios = sorted(a / b for a, b in zip(tn, tb, strict=True))
         q = max(len(ratios) // 4, 0)
         med = statistics.median(ratios)
         rows.append(

@@ -39,12 +39,19 @@ def load(results_dir=".asv/results") -> pd.DataFrame:
                 params = res.get_result_params(key)
                 values = res.get_result_value(key, params)
                 combos = _combos(params)
-                for combo, v in zip(combos, values):
+                for combo, v in zip(combos, values, strict=False):
                     if v is None or (isinstance(v, float) and math.isnan(v)):
                         continue
-                    rows.append({"machine": mdir.name, "commit": res.commit_hash[:8],
-                                 "date": res.date, "benchmark": key, "params": combo,
-                                 "value": float(v)})  # fmt: skip
+                    rows.append(
+                        {
+                            "machine": mdir.name,
+                            "commit": res.commit_hash[:8],
+                            "date": res.date,
+                            "benchmark": key,
+                            "params": combo,
+                            "value": float(v),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -92,13 +99,17 @@ def write_history_section(root=".", results_dir=".asv/results", last=10):
                 import matplotlib.pyplot as plt
 
                 fig, ax = plt.subplots(figsize=(8, 4.5))
-                for (mach, bench), d in hist.groupby(["machine", "benchmark"]):
+                for (_mach, bench), d in hist.groupby(["machine", "benchmark"]):
                     ax.plot(range(len(d)), d["relative"], "o-", ms=3, label=bench)
                 ax.set_xlabel(f"commit (oldest → newest, last {last})")
                 ax.set_ylabel("value ÷ value at newest commit")
                 ax.legend(fontsize=6, ncol=2)
-                out.figure("history", fig, "One line per asv benchmark (geometric mean over "
-                           "its parameters), relative to the newest commit.")  # fmt: skip
+                out.figure(
+                    "history",
+                    fig,
+                    "One line per asv benchmark (geometric mean over "
+                    "its parameters), relative to the newest commit.",
+                )
                 out.text(f"From asv's result files ({results_dir}). {HOW}")
                 out.csv("history", hist, show=True, caption="history", max_rows=40)
             out.claims([])

@@ -65,7 +65,7 @@ def paired_ratio(run_a, run_b, device="cpu", rounds=7, samples=5, min_time=0.003
                 best[i] = min(best[i], M.time_once(fn, device, number))
         ta.append(best[0])
         tb.append(best[1])
-    ratios = sorted(a / b for a, b in zip(ta, tb))
+    ratios = sorted(a / b for a, b in zip(ta, tb, strict=True))
     q = len(ratios) // 4
     return (
         statistics.median(ratios),
@@ -89,10 +89,22 @@ def measure(pairs=None, *, rounds=7, samples=5, min_time=0.003, progress=None) -
             diff = float((wa.output() - wb.output()).abs().max())
         rows.append(
             PeerRow(
-                a.integrator, b.integrator, a.problem, a.size, a.pass_, ta * 1e3, tb * 1e3,
-                ratio, lo, hi, same, diff, wa.nfe(), wb.nfe(),
+                a.integrator,
+                b.integrator,
+                a.problem,
+                a.size,
+                a.pass_,
+                ta * 1e3,
+                tb * 1e3,
+                ratio,
+                lo,
+                hi,
+                same,
+                diff,
+                wa.nfe(),
+                wb.nfe(),
             )
-        )  # fmt: skip
+        )
         if progress:
             progress(rows[-1])
     return rows
@@ -109,9 +121,14 @@ def save_baseline(rows: list[PeerRow], path=BASELINE, **meta) -> None:
     meta.setdefault("torch", torch.__version__)
     atomic_write_text(
         path,
-        dumps({**meta, "ratios": {r.key: round(r.ratio, 4) for r in rows},
-               "rows": [asdict(r) for r in rows]}),
-    )  # fmt: skip
+        dumps(
+            {
+                **meta,
+                "ratios": {r.key: round(r.ratio, 4) for r in rows},
+                "rows": [asdict(r) for r in rows],
+            }
+        ),
+    )
 
 
 def gate(rows: list[PeerRow], baseline: dict[str, float], threshold=THRESHOLD):
@@ -127,9 +144,11 @@ def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, thresho
     lines = [head, "-" * len(head)]
     for r in rows:
         b = (baseline or {}).get(r.key)
-        verdict = "" if b is None else (
-            f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok"
-        )  # fmt: skip
+        verdict = (
+            ""
+            if b is None
+            else (f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok")
+        )
         diff = "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e}"
         lines.append(
             f"{r.ours:9s} {r.peer:19s} {r.problem:17s} {r.pass_:8s} {r.ours_ms:8.3f} "

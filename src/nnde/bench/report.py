@@ -39,15 +39,22 @@ def overhead(size="medium", methods=FIXED, repeats=7) -> pd.DataFrame:
         y = w.y0
         t = torch.zeros((), dtype=w.dtype)
 
-        def one_eval(f=w.field):
+        def one_eval(f=w.field, t=t, y=y):
             with torch.no_grad():
                 return f(t, y)
 
         evals = w.nfe()
         t_eval = M.time_best(one_eval, "cpu", repeats)
         t_solve = M.time_best(w.run, "cpu", repeats)
-        rows.append({"method": m, "nfe": evals, "solve_ms": t_solve * 1e3,
-                     "eval_us": t_eval * 1e6, "overhead": t_solve / (evals * t_eval)})  # fmt: skip
+        rows.append(
+            {
+                "method": m,
+                "nfe": evals,
+                "solve_ms": t_solve * 1e3,
+                "eval_us": t_eval * 1e6,
+                "overhead": t_solve / (evals * t_eval),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -62,8 +69,14 @@ def flops(size="large", methods=("euler", "rk4"), repeats=5) -> pd.DataFrame:
         w = C.build(C.Case(m, "dense", size, "forward"))
         t = M.time_best(w.run, "cpu", repeats)
         achieved = w.nfe() * per_eval / t
-        rows.append({"method": m, "gflops": achieved / 1e9, "matmul_peak_gflops": peak / 1e9,
-                     "fraction_of_peak": achieved / peak})  # fmt: skip
+        rows.append(
+            {
+                "method": m,
+                "gflops": achieved / 1e9,
+                "matmul_peak_gflops": peak / 1e9,
+                "fraction_of_peak": achieved / peak,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -73,8 +86,13 @@ def memory_vs_steps(steps=(8, 32, 128, 512), method="euler", size="medium") -> p
         for n in steps:
             w = C.build(C.Case(method, problem, size, "backward"), steps=n)
             w.run()  # warm-up: first-call allocations are not the workload's
-            rows.append({"gradient": problem.rsplit("_", 1)[1], "steps": n,
-                         "peak_mib": M.peak_memory_delta(w.run, "cpu") / 2**20})  # fmt: skip
+            rows.append(
+                {
+                    "gradient": problem.rsplit("_", 1)[1],
+                    "steps": n,
+                    "peak_mib": M.peak_memory_delta(w.run, "cpu") / 2**20,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -87,8 +105,15 @@ def work_precision(quick=False) -> pd.DataFrame:
     rows = []
     for m, kw, label in plan:
         w = C.build(C.Case(m, "dense", "small", "forward"), **kw)
-        rows.append({"method": m, "setting": label, "nfe": w.nfe(), "error": C.error(w),
-                     "time_ms": M.time_best(w.run, "cpu", 3 if quick else 5) * 1e3})  # fmt: skip
+        rows.append(
+            {
+                "method": m,
+                "setting": label,
+                "nfe": w.nfe(),
+                "error": C.error(w),
+                "time_ms": M.time_best(w.run, "cpu", 3 if quick else 5) * 1e3,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -145,20 +170,39 @@ def peers_section(quick=False):
 def _targets(peers, ov, mem) -> pd.DataFrame:
     rows = []
     worst = ov["overhead"].max()
-    rows.append({"target": f"integrator overhead ≤ {OVERHEAD_TARGET} (batch 128, width 64)",
-                 "measured": f"max {worst:.2f} ({ov.loc[ov.overhead.idxmax(), 'method']})",
-                 "met": bool(worst <= OVERHEAD_TARGET)})  # fmt: skip
+    rows.append(
+        {
+            "target": f"integrator overhead ≤ {OVERHEAD_TARGET} (batch 128, width 64)",
+            "measured": f"max {worst:.2f} ({ov.loc[ov.overhead.idxmax(), 'method']})",
+            "met": bool(worst <= OVERHEAD_TARGET),
+        }
+    )
     shared = peers[peers.same_table]
     r = shared["ratio"].max()
-    rows.append({"target": "ours at least as fast as torchdiffeq (ratio ≤ 1) per shared method",
-                 "measured": f"max ratio {r:.2f}", "met": bool(r <= 1.0)})  # fmt: skip
+    rows.append(
+        {
+            "target": "ours at least as fast as torchdiffeq (ratio ≤ 1) per shared method",
+            "measured": f"max ratio {r:.2f}",
+            "met": bool(r <= 1.0),
+        }
+    )
     d = shared["max_abs_diff"].max()
-    rows.append({"target": "equal outputs for same-table pairs (max |Δy| ≤ 1e-4, float32)",
-                 "measured": f"{d:.1e}", "met": bool(d <= 1e-4)})  # fmt: skip
+    rows.append(
+        {
+            "target": "equal outputs for same-table pairs (max |Δy| ≤ 1e-4, float32)",
+            "measured": f"{d:.1e}",
+            "met": bool(d <= 1e-4),
+        }
+    )
     adj = mem[mem.gradient == "adjoint"]["peak_mib"]
     spread = (adj.max() - adj.min()) / max(adj.min(), 1e-9)
-    rows.append({"target": "adjoint peak memory flat within 10% across steps",
-                 "measured": f"spread {100 * spread:.0f}%", "met": bool(spread <= 0.10)})
+    rows.append(
+        {
+            "target": "adjoint peak memory flat within 10% across steps",
+            "measured": f"spread {100 * spread:.0f}%",
+            "met": bool(spread <= 0.10),
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -177,8 +221,20 @@ def write_peers_section(root=".", quick=False):
                 "absolute times do not. Targets are reported, not asserted."
             )
             out.csv("peers_targets", targets, show=True, caption="Targets")
-            show = peers[["ours", "peer", "problem", "pass_", "ours_ms", "peer_ms", "ratio",
-                          "max_abs_diff", "nfe_ours", "nfe_peer"]]  # fmt: skip
+            show = peers[
+                [
+                    "ours",
+                    "peer",
+                    "problem",
+                    "pass_",
+                    "ours_ms",
+                    "peer_ms",
+                    "ratio",
+                    "max_abs_diff",
+                    "nfe_ours",
+                    "nfe_peer",
+                ]
+            ]
             out.csv("peers_ratios", show, show=True, caption="ours ÷ torchdiffeq", max_rows=80)
             out.figure("ratios", _fig_ratios(peers), "Time ours ÷ torchdiffeq per problem.")
             out.csv("peers_overhead", ov, show=True, caption="Integrator overhead")
@@ -187,7 +243,11 @@ def write_peers_section(root=".", quick=False):
             out.figure("memory", _fig_memory(mem), "Peak memory delta of forward+backward.")
             out.csv("peers_work_precision", wp)
             out.figure("work_precision", _fig_wp(wp), "Work-precision, dense field, small.")
-            out.metrics({"max_peer_ratio": float(peers.ratio.max()),
-                         "max_overhead": float(ov.overhead.max())})  # fmt: skip
+            out.metrics(
+                {
+                    "max_peer_ratio": float(peers.ratio.max()),
+                    "max_overhead": float(ov.overhead.max()),
+                }
+            )
             out.claims([])
     return os.path.join(root, "data/benchmarks/peers.section.json")
