@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from nnde.errors import ParamError
-from nnde.models.ruthotto_haber import VARIANTS, PDECNN, hand_count
+from nnde.models.ruthotto_haber import PDECNN, VARIANTS, hand_count
 from nnde.stage import (
     StageOutputs,
     check,

@@ -206,8 +206,8 @@ def energy_run(K: torch.Tensor, b: torch.Tensor, Y0: torch.Tensor, h: float, ste
 def theorem2(cases: dict, steps: int):
     """Energy runs for constant-weight second-order blocks. ``cases``: name → (K, b, Y0).
     For each: h = 1 (the network's step) if h‖K‖ < 2, a step inside the limit
-    (h = 1.8/‖K‖ otherwise), and one outside (h = 4/‖K‖, at most 100 steps: it overflows). Returns (tidy,
-    summary)."""
+    (h = 1.8/‖K‖ otherwise), and one outside (h = 4/‖K‖, at most 100 steps: it
+    overflows). Returns (tidy, summary)."""
     rows, summ = [], []
     for name, (K, b, Y0) in cases.items():
         knorm = conv_norm(K, tuple(Y0.shape[2:]))
@@ -525,7 +525,8 @@ def main() -> None:
                    "over many leapfrog steps: energy (left) and size of the state (right).")
         metrics = {}
         for r in summ.itertuples(index=False):
-            key = f"{r.variant}.{r.weights}.stage{r.stage}.{r.setting.split(',')[0].replace(' ', '_')}"
+            setting = r.setting.split(",")[0].replace(" ", "_")
+            key = f"{r.variant}.{r.weights}.stage{r.stage}.{setting}"
             if "4h" in r.setting:
                 key += "_4h"
             metrics[f"max_ratio.{key}"] = r.max_ratio
