@@ -142,7 +142,8 @@ def _table(M_stable, M_resnet, acc_stable=0.9, acc_resnet=0.9, euler=True):
             for d in ("swiss_roll", "peaks"):
                 M = M_resnet[i] if a == "resnet" else M_stable[i]
                 r = {"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": 0, "M": M,
-                     "M_min": 0.5, "val_acc": acc_resnet if a == "resnet" else acc_stable,
+                     "M_min": 0.5, "M_median": M,
+                     "val_acc": acc_resnet if a == "resnet" else acc_stable,
                      "train_acc": 1.0, "grad_first": 1.0, "grad_last": 1.0,
                      "grad_first_init": 1.0, "grad_last_init": 1.0,
                      "frac_outside_region": 0.0, "predicted_growth": 1.0, "seconds_cell": 1.0}
@@ -193,7 +194,7 @@ def test_bad_params_leave_no_output(tmp_path, monkeypatch):
 
 
 def test_tiny_run_is_deterministic_and_complete():
-    cfg = arch.read_config(_params(archs=list(arch.ARCHS)))
+    cfg = arch.read_config(_params(archs=list(arch.ARCHS), smooth=1e-3))
     df1, kept = arch.run(cfg, keep={("resnet", 2)})
     df2, _ = arch.run(cfg)
     assert len(df1) == len(arch.ARCHS) * 2
