@@ -33,44 +33,64 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def calibrate(fn: Callable[[], object], device: str, min_time: float = 0.02) -> int:
+def _clock(device: str, clock: str):
+    """``wall``: perf_counter (what a user waits; CUDA work is timed only this way).
+    ``cpu``: the process's CPU time — on a shared machine, time the process spends
+    preempted is not counted, so a ratio of two CPU times measures work, not load."""
+    if clock == "cpu" and device != "cuda":
+        return time.process_time
+    return time.perf_counter
+
+
+def calibrate(
+    fn: Callable[[], object], device: str, min_time: float = 0.02, clock: str = "wall"
+) -> int:
     """Calls per sample so that one sample lasts at least ``min_time`` seconds (after
     one warm-up call)."""
     fn()
     sync(device)
     number = 1
     while True:
-        t = time_once(fn, device, number)
+        t = time_once(fn, device, number, clock)
         if t * number >= min_time or number >= 1 << 16:
             return number
         number = max(number * 2, int(number * min_time / max(t * number, 1e-9)) + 1)
 
 
-def time_once(fn: Callable[[], object], device: str, number: int = 1) -> float:
+def time_once(fn: Callable[[], object], device: str, number: int = 1, clock: str = "wall"):
     """Seconds per call, averaged over ``number`` back-to-back calls."""
+    now = _clock(device, clock)
     sync(device)
-    t0 = time.perf_counter()
+    t0 = now()
     for _ in range(number):
         fn()
     sync(device)
-    return (time.perf_counter() - t0) / number
+    return (now() - t0) / number
 
 
 def time_median(
-    fn: Callable[[], object], device: str, repeats: int = 5, min_time: float = 0.02
+    fn: Callable[[], object],
+    device: str,
+    repeats: int = 5,
+    min_time: float = 0.02,
+    clock: str = "wall",
 ) -> float:
     """Median over ``repeats`` samples of seconds per call (warm-up excluded)."""
-    number = calibrate(fn, device, min_time)
-    return statistics.median(time_once(fn, device, number) for _ in range(repeats))
+    number = calibrate(fn, device, min_time, clock)
+    return statistics.median(time_once(fn, device, number, clock) for _ in range(repeats))
 
 
 def time_best(
-    fn: Callable[[], object], device: str, repeats: int = 7, min_time: float = 0.003
+    fn: Callable[[], object],
+    device: str,
+    repeats: int = 7,
+    min_time: float = 0.003,
+    clock: str = "wall",
 ) -> float:
     """Minimum over ``repeats`` short samples of seconds per call: load on a shared
     machine only ever adds time, so the minimum is the least disturbed figure."""
-    number = calibrate(fn, device, min_time)
-    return min(time_once(fn, device, number) for _ in range(repeats))
+    number = calibrate(fn, device, min_time, clock)
+    return min(time_once(fn, device, number, clock) for _ in range(repeats))
 
 
 # --------------------------------------------------------------------------- memory

@@ -25,6 +25,7 @@ from nnde.bench import catalog as C
 from nnde.bench import measure as M
 
 THRESHOLD = 1.5
+CLOCK = "cpu"  # CPU time on CPU: preemption by other processes is not counted
 BASELINE = Path("benchmarks/baseline/peers-cpu.json")
 # The gate's pairs: every shared method on the dense field, forward and forward+backward.
 GATE_PROBLEMS = ("dense",)
@@ -52,17 +53,18 @@ class PeerRow:
         return f"{self.ours}|{self.peer}|{self.problem}|{self.size}|{self.pass_}"
 
 
-def paired_ratio(run_a, run_b, device="cpu", rounds=7, samples=5, min_time=0.003):
-    """(median ratio, low, high, time a, time b): interleaved, min within a round."""
-    number = M.calibrate(run_b, device, min_time)
-    M.calibrate(run_a, device, min_time)  # warm-up of the other side
+def paired_ratio(run_a, run_b, device="cpu", rounds=7, samples=5, min_time=0.003, clock=CLOCK):
+    """(median ratio, low, high, time a, time b): interleaved, min within a round.
+    On CPU the clock is the process's CPU time (see ``measure``)."""
+    number = M.calibrate(run_b, device, min_time, clock)
+    M.calibrate(run_a, device, min_time, clock)  # warm-up of the other side
     ta, tb = [], []
     for r in range(rounds):
         best = [float("inf"), float("inf")]
         for k in range(samples):
             order = ((0, run_a), (1, run_b)) if (r + k) % 2 == 0 else ((1, run_b), (0, run_a))
             for i, fn in order:
-                best[i] = min(best[i], M.time_once(fn, device, number))
+                best[i] = min(best[i], M.time_once(fn, device, number, clock))
         ta.append(best[0])
         tb.append(best[1])
     ratios = sorted(a / b for a, b in zip(ta, tb, strict=True))

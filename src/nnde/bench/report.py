@@ -44,8 +44,8 @@ def overhead(size="medium", methods=FIXED, repeats=7) -> pd.DataFrame:
                 return f(t, y)
 
         evals = w.nfe()
-        t_eval = M.time_best(one_eval, "cpu", repeats)
-        t_solve = M.time_best(w.run, "cpu", repeats)
+        t_eval = M.time_best(one_eval, "cpu", repeats, clock="cpu")
+        t_solve = M.time_best(w.run, "cpu", repeats, clock="cpu")
         rows.append(
             {
                 "method": m,
@@ -63,11 +63,11 @@ def flops(size="large", methods=("euler", "rk4"), repeats=5) -> pd.DataFrame:
     a = torch.randn(s.batch, s.width)
     k = torch.randn(s.width, s.width)
     per_eval = 2.0 * s.batch * s.width * s.width
-    peak = per_eval / M.time_best(lambda: a @ k, "cpu", repeats)
+    peak = per_eval / M.time_best(lambda: a @ k, "cpu", repeats, clock="cpu")
     rows = []
     for m in methods:
         w = C.build(C.Case(m, "dense", size, "forward"))
-        t = M.time_best(w.run, "cpu", repeats)
+        t = M.time_best(w.run, "cpu", repeats, clock="cpu")
         achieved = w.nfe() * per_eval / t
         rows.append(
             {
@@ -111,7 +111,7 @@ def work_precision(quick=False) -> pd.DataFrame:
                 "setting": label,
                 "nfe": w.nfe(),
                 "error": C.error(w),
-                "time_ms": M.time_best(w.run, "cpu", 3 if quick else 5) * 1e3,
+                "time_ms": M.time_best(w.run, "cpu", 3 if quick else 5, clock="cpu") * 1e3,
             }
         )
     return pd.DataFrame(rows)

@@ -7,8 +7,10 @@ library (``nnde.integrators``, ``fields``, ``layers``) differs. Requests and rep
 are JSON lines on stdin/stdout:
 
     {"op": "info"}                                  → {"nnde": "<path of nnde>"}
-    {"op": "calibrate", "case": ID, "min_time": s}  → {"number": n}
-    {"op": "time", "case": ID, "number": n}         → {"t": seconds per call}
+    {"op": "calibrate", "case": ID, "min_time": s, "clock": c}  → {"number": n}
+    {"op": "time", "case": ID, "number": n, "clock": c}         → {"t": seconds per call}
+
+``clock`` is "wall" or "cpu" (the worker's CPU time; see ``measure``).
 """
 
 from __future__ import annotations
@@ -51,10 +53,18 @@ def main() -> None:
                 rep = {"nnde": str(Path(nnde.__file__).resolve().parent)}
             elif op == "calibrate":
                 w = workload(req["case"])
-                rep = {"number": measure.calibrate(w.run, w.case.device, req["min_time"])}
+                rep = {
+                    "number": measure.calibrate(
+                        w.run, w.case.device, req["min_time"], req.get("clock", "wall")
+                    )
+                }
             elif op == "time":
                 w = workload(req["case"])
-                rep = {"t": measure.time_once(w.run, w.case.device, req["number"])}
+                rep = {
+                    "t": measure.time_once(
+                        w.run, w.case.device, req["number"], req.get("clock", "wall")
+                    )
+                }
             else:
                 rep = {"error": f"unknown op {op!r}"}
         except Exception:  # reported to the parent, which stops with the traceback
