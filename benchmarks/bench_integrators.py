@@ -6,7 +6,7 @@ from nnde.bench import catalog as C
 from . import common
 
 
-class Solve(common.CaseBench):
+class Solve(common._CaseBench):
     params = (
         common.INTEGRATORS,
         common.FIELD_PROBLEMS,

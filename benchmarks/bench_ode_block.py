@@ -3,7 +3,7 @@
 from . import common
 
 
-class ODEBlock(common.CaseBench):
+class ODEBlock(common._CaseBench):
     params = (
         common.INTEGRATORS,
         common.BLOCK_PROBLEMS,
@@ -17,7 +17,7 @@ class ODEBlock(common.CaseBench):
         return params
 
 
-class ODEBlockMemory(common.CaseBench):
+class ODEBlockMemory(common._CaseBench):
     """Peak-memory delta of one forward+backward pass (direct grows with the steps,
     the adjoint should not)."""
 

@@ -5,7 +5,7 @@ from nnde.bench import catalog as C
 from . import common
 
 
-class Scaling(common.CaseBench):
+class Scaling(common._CaseBench):
     params = (["euler", "rk4", "dopri5", "torchdiffeq.rk4"], list(C.SIZES), common.DEVICES)
     param_names = ("integrator", "size", "device")
 
