@@ -222,3 +222,17 @@ def test_ode_block_direct_matches_solve_and_counts():
     assert block.nfe_backward == 0  # direct backprop re-uses the recorded graph
     block.reset_nfe()
     assert block.nfe_forward == 0
+
+
+def test_changing_h_after_construction_changes_the_scheme():
+    from nnde.layers.stacks import ParabolicCNN
+
+    torch.manual_seed(0)
+    a = ParabolicCNN(4, depth=2, h=1.0)
+    b = ParabolicCNN(4, depth=2, h=0.5)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 4, 5, 5)
+    a.h = 0.5
+    torch.testing.assert_close(a(x), b(x))
+    with pytest.raises(Exception, match="h"):
+        a.h = 0.0

@@ -63,8 +63,19 @@ class FieldNet(Stack):
             )
         self.method = m
         self.fields = nn.ModuleList(get_field(field, **field_kwargs) for _ in range(self.depth))
-        # h-scaled coefficient lists, computed once
-        self._coef = scaled_coefficients(m.tableau, self.h)
+        self.h = self._h  # computes the h-scaled coefficient lists once
+
+    @property
+    def h(self) -> float:
+        return self._h
+
+    @h.setter
+    def h(self, value: float) -> None:
+        # Changing the step size after construction must change the scheme too, so the
+        # h-scaled coefficients are recomputed whenever h is set.
+        _, self._h = check_depth_h(1, value)
+        if "method" in self.__dict__:
+            self._coef = scaled_coefficients(self.method.tableau, self._h)
 
     def step(self, k, y):
         """Layer k: one step of the method with field f_k."""
