@@ -420,7 +420,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Median over data sets and seeds per (architecture, depth)."""
     g = df.groupby(["arch", "depth"], sort=False)
     out = g.agg(h=("h", "first"), val_acc=("val_acc", "median"), train_acc=("train_acc", "median"),
-                M=("M", "median"), M_max=("M", "max"), M_min=("M_min", "median"),
+                M=("M", "median"), M_max=("M", "max"), M_typical=("M_median", "median"),
+                M_min=("M_min", "median"),
                 grad_first=("grad_first", "median"), grad_last=("grad_last", "median"),
                 grad_ratio_init=("grad_first_init", "median"),
                 frac_outside=("frac_outside_region", "median"),
@@ -429,6 +430,28 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     gi = df.assign(r=df.grad_first_init / df.grad_last_init).groupby(["arch", "depth"], sort=False)
     out["grad_ratio_init"] = gi["r"].median().to_numpy()
     return out
+
+
+def breakdown(df: pd.DataFrame, tol: float = 0.01) -> pd.DataFrame:
+    """Where each integrator breaks: per architecture, the depths (steps h = T/N) at which
+    more than ``tol`` of the layer eigenvalues h λ lie outside the integrator's stability
+    region (median over data sets and seeds), and the smallest depth where all are in."""
+    s = summary(df)
+    rows = []
+    for a, t in s.groupby("arch", sort=False):
+        t = t.sort_values("depth")
+        bad = t[t.frac_outside > tol]
+        ok = t[t.frac_outside <= tol]
+        rows.append({
+            "arch": a, "integrator": df[df.arch == a].integrator.iloc[0],
+            "outside_at_depths": ", ".join(f"N={n} (h={h:.3g}, {f:.0%})" for n, h, f in
+                                           zip(bad.depth, bad.h, bad.frac_outside,
+                                               strict=True)) or "none",
+            "first_stable_depth": int(ok.depth.min()) if len(ok) else None,
+            "max_abs_hlam_median": float(df[df.arch == a].groupby("depth")
+                                         .max_abs_hlam.median().max()),
+        })
+    return pd.DataFrame(rows)
 
 
 def make_claims(df: pd.DataFrame, band: float = 2.0, acc_tol: float = 0.05):
@@ -542,6 +565,10 @@ def _packed_from(state, arch, depth, cfg, classes):
 
 def decision_figure(kept, depth, cfg):
     plt = _mpl()
+    import seaborn as sns
+    from matplotlib.colors import ListedColormap
+
+    palette = sns.color_palette("colorblind", 5)
     archs = [a for a in cfg["archs"] if (a, depth) in kept]
     ds = cfg["datasets"]
     fig, axes = plt.subplots(len(ds), len(archs), figsize=(2.6 * len(archs), 2.6 * len(ds)),
@@ -554,7 +581,8 @@ def decision_figure(kept, depth, cfg):
         for i, d in enumerate(ds):
             e = i * S  # first seed
             sp = toy2d_split(d, cfg["n_train"], cfg["n_val"], seed=cfg["seeds"][0])
-            lo, hi = sp.x_train.min(0).values - 0.3, sp.x_train.max(0).values + 0.3
+            both = torch.cat([sp.x_train, sp.x_val])
+            lo, hi = both.min(0).values - 0.3, both.max(0).values + 0.3
             g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
             grid = torch.tensor(np.stack([g1.ravel(), g2.ravel()], 1), dtype=torch.float32)
             xg = torch.zeros(len(grid), E * w)
@@ -563,9 +591,10 @@ def decision_figure(kept, depth, cfg):
                 pred = p(xg).argmax(1)[:, e].numpy().reshape(g1.shape)
             ax = axes[i][j]
             C = ex["classes"][e]
-            ax.contourf(g1, g2, pred, levels=np.arange(C + 1) - 0.5, cmap="Pastel1", alpha=0.9)
-            ax.scatter(sp.x_val[:, 0], sp.x_val[:, 1], c=sp.y_val, cmap="Set1", s=4,
-                       vmin=0, vmax=8)
+            cmap = ListedColormap(palette[:C])
+            ax.contourf(g1, g2, pred, levels=np.arange(C + 1) - 0.5, cmap=cmap, alpha=0.3)
+            ax.scatter(sp.x_val[:, 0], sp.x_val[:, 1], c=sp.y_val, cmap=cmap, s=5,
+                       vmin=-0.5, vmax=C - 0.5, edgecolors="k", linewidths=0.15)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
@@ -743,14 +772,30 @@ def main() -> None:
             "Runge–Kutta step, and the segment z ∈ i[−2, 2] of Verlet and leapfrog. "
             "Eigenvalues outside the region are modes the discrete network amplifies at "
             "every layer even when the ODE does not.\n\n"
+            "How to read M: it is a maximum over inputs, and a classifier must stretch the "
+            "neighbourhood of inputs that sit close to a decision boundary, so a trained "
+            "network has M ≫ 1 wherever the two classes come close (the swiss roll); the "
+            "column M_typical (median ratio over inputs and perturbations) shows the typical "
+            "amplification. The paper's M ≈ 1 is the statement about the linearised, "
+            "constant-weight network; here the weights change from layer to layer (no "
+            "smoothness penalty at this profile), which the jagged feature paths show.\n\n"
+            "Where each integrator breaks: for the ResNet, eigenvalues leave the Euler disk "
+            "to the right (Re λ > 0: the ODE itself amplifies, at any h) and, for large h, "
+            "across the rim; antisymmetric weights with forward Euler sit on the imaginary "
+            "axis, outside the disk unless γ ≥ h|λ|²/2; the higher-order step, Verlet and "
+            "leapfrog are stable once h|λ| is below 2√2, 2 and 2, which the depth sweep "
+            "crosses between N = 8 and N = 16 or 64.\n\n"
             f"All cells ran in {wall:.0f} s ({cfg['workers']} worker(s)); the members of "
             "one cell (data sets × seeds) are trained side by side as one block-diagonal "
-            "network."
+            "network. Multi-level training is not implemented."
         )
         out.csv(STAGE, df)
         out.csv(f"{STAGE}_summary", s, show=True, max_rows=60,
                 caption="Medians over data sets and seeds per architecture and depth "
                         "(grad_ratio_init: ‖∇ first layer‖ / ‖∇ last layer‖ at initialisation)")
+        out.table(breakdown(df), caption="Where each integrator breaks: depths whose layer "
+                  "eigenvalues h λ fall outside the stability region (share of eigenvalues, "
+                  "median over data sets and seeds)")
         out.figure("depth", depth_figure(df),
                    "Validation accuracy and measured stability constant M against depth "
                    "(T fixed), per data set; bands: range over seeds.")
