@@ -51,3 +51,13 @@ def test_bad_config(kw):
     base = {"epochs": 1, "batch_size": 8, "lr": 0.1}
     with pytest.raises(ParamError):
         TrainConfig(**{**base, **kw})
+
+
+def test_eval_train_off_reports_running_loss():
+    import math
+
+    x, y = blobs()
+    cfg = TrainConfig(epochs=2, batch_size=50, lr=0.1, progress=False, eval_train=False)
+    h = train_classifier(model(), x, y, cfg)
+    r = h.records[-1]
+    assert math.isnan(r["train_error"]) and 0 < r["train_loss"] < 1.0
