@@ -326,7 +326,7 @@ def run_cell(arch: str, depth: int, cfg: dict, keep: bool = False) -> dict:
     tc = TrainConfig(epochs=cfg["epochs"], batch_size=min(cfg["batch_size"], len(xt)),
                      lr=cfg["lr"], optimizer="adam", seed=seed, stage=f"{PAPER}.{STAGE}",
                      model_name=f"{arch}, N={depth}", progress=False,
-                     eval_batch_size=max(len(xt), len(xv)))
+                     eval_batch_size=max(len(xt), len(xv)), eval_train=False)
     diverged = ""
     t0 = time.perf_counter()
     try:
@@ -385,7 +385,7 @@ def run(cfg: dict, keep=()):
     cells whose trained weights and eigenvalues are returned for the figures."""
     cells = list(itertools.product(cfg["archs"], cfg["depths"]))
     # the costliest cells first, so two workers finish together
-    cost = {"antisym_rk4": 4.5, "hamiltonian": 2.0, "second_order": 2.0}
+    cost = {"antisym_rk4": 4.5, "antisym_euler": 2.5, "hamiltonian": 2.0, "second_order": 2.0}
     cells.sort(key=lambda c: -cost.get(c[0], 1.0) * c[1])
     # The first optimiser built in a process costs seconds (lazy imports inside
     # torch.optim); build one here so that forked workers inherit it warm.
