@@ -222,7 +222,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str) -> li
     depths = sorted(int(d) for d in final.depth.unique())
     lo, hi = depths[0], depths[-1]
     scale = ("" if profile == "paper" else
-             f"At the {profile} profile (8×8 digits, a few hundred iterations) absolute errors "
+             f"At the {profile} profile (8×8 digits, a short fixed budget) absolute errors "
              "are not comparable with CIFAR-10; only the trend is checked.")
 
     def spread(kind, col):
@@ -442,6 +442,7 @@ def read_config(p: dict) -> dict:
     if cfg["device"] != "cpu" and cfg["workers"] > 1:
         raise ParamError(f"{sec}.workers", f"is {cfg['workers']}", "1 unless device is cpu")
     cfg["depths"] = sorted(set(cfg["depths"]))
+    cfg["profile"] = p.get("profile", "small")
     return cfg
 
 
