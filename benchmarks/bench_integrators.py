@@ -1,8 +1,6 @@
 """Every integrator (and torchdiffeq's peers) on every vector field, forward and
 forward+backward, at the catalog's default size."""
 
-from nnde.bench import catalog as C
-
 from . import common
 
 
@@ -37,6 +35,6 @@ class Work:
     track_nfe.unit = "evaluations"
 
     def track_error(self, integrator):
-        return C.error(self.w)
+        return common.C.error(self.w)
 
     track_error.unit = "max-abs error"

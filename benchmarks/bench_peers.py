@@ -1,8 +1,8 @@
 """Ours ÷ torchdiffeq, measured side by side in the same process (robust to load)."""
 
-from nnde.bench import catalog as C
-from nnde.bench import peers as P
+from . import common
 
+C, M = common.C, common.M
 OURS = list(C.PEER_OF)
 # the dense field and the ODE block: the full problem × pass table is `nnde bench report`'s
 PROBLEMS = ["dense", "ode_block_direct"]
@@ -16,13 +16,12 @@ class PeerRatio:
     def setup(self, ours, problem, pass_):
         a = C.Case(ours, problem, C.DEFAULT_SIZES[0], pass_, "cpu")
         b = C.Case(C.PEER_OF[ours], problem, C.DEFAULT_SIZES[0], pass_, "cpu")
-        for c in (a, b):
-            reason = C.skip_reason(c)
-            if reason:
-                raise NotImplementedError(reason)
-        self.a, self.b = C.build(a), C.build(b)
+        self.a, self.b = (
+            common.workload(*a.__dict__.values()),
+            common.workload(*b.__dict__.values()),
+        )
 
     def track_ratio_vs_torchdiffeq(self, ours, problem, pass_):
-        return P.paired_ratio(self.a.run, self.b.run, rounds=3, samples=3)[0]
+        return M.paired_ratio(self.a.run, self.b.run, rounds=3, samples=3)[0]
 
     track_ratio_vs_torchdiffeq.unit = "ours/torchdiffeq"

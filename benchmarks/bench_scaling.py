@@ -1,12 +1,10 @@
 """Scaling in width, batch and steps (the catalog's sizes) for representative methods."""
 
-from nnde.bench import catalog as C
-
 from . import common
 
 
 class Scaling(common._CaseBench):
-    params = (["euler", "rk4", "dopri5", "torchdiffeq.rk4"], list(C.SIZES), common.DEVICES)
+    params = (["euler", "rk4", "dopri5", "torchdiffeq.rk4"], list(common.C.SIZES), common.DEVICES)
     param_names = ("integrator", "size", "device")
 
     def case_params(self, integrator, size, device):

@@ -12,8 +12,12 @@ from nnde.integrators import METHODS
 def test_every_method_and_peer_is_an_integrator():
     ints = C.integrators()
     assert set(METHODS) <= set(ints)
-    assert {"torchdiffeq.euler", "torchdiffeq.midpoint", "torchdiffeq.rk4",
-            "torchdiffeq.dopri5"} <= set(ints)  # fmt: skip
+    assert {
+        "torchdiffeq.euler",
+        "torchdiffeq.midpoint",
+        "torchdiffeq.rk4",
+        "torchdiffeq.dopri5",
+    } <= set(ints)
     assert len(set(ints)) == len(ints)  # nothing listed twice
 
 
@@ -79,8 +83,9 @@ def test_backward_pass_fills_gradients():
 
 def test_peak_memory_delta_grows_with_steps_for_direct_backprop():
     m = [
-        M.peak_memory_delta(C.build(C.Case("euler", "ode_block_direct", "medium", "backward"),
-                                    steps=n).run, "cpu")  # fmt: skip
+        M.peak_memory_delta(
+            C.build(C.Case("euler", "ode_block_direct", "medium", "backward"), steps=n).run, "cpu"
+        )
         for n in (8, 128)
     ]
     assert m[1] > 4 * max(m[0], 1)

@@ -46,21 +46,40 @@ def test_peer_gate_flags_a_doubled_step_and_passes_unchanged(monkeypatch):
 
 def test_committed_peer_baseline_covers_the_gate_pairs():
     base = P.load_baseline(ROOT / P.BASELINE)
-    keys = {P.PeerRow(a.integrator, b.integrator, a.problem, a.size, a.pass_,
-                      0, 0, 0, 0, 0, False, None, 0, 0).key
-            for a, b in C.peer_pairs(problems=P.GATE_PROBLEMS)}  # fmt: skip
+    keys = {
+        P.PeerRow(
+            a.integrator, b.integrator, a.problem, a.size, a.pass_, 0, 0, 0, 0, 0, False, None, 0, 0
+        ).key
+        for a, b in C.peer_pairs(problems=P.GATE_PROBLEMS)
+    }
     assert keys <= set(base)
     assert all(0 < v < 10 for v in base.values())
 
 
 def _git(cwd, *args):
-    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True,
-                          text=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _gate(repo, base):
-    cmd = [sys.executable, "-m", "nnde.cli", "bench", "compare", "--root", str(repo),
-           "--base", base, "--case", RK4_FWD, "--case", EULER_FWD, "--pairs", "7"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnde.cli",
+        "bench",
+        "compare",
+        "--root",
+        str(repo),
+        "--base",
+        base,
+        "--case",
+        RK4_FWD,
+        "--case",
+        EULER_FWD,
+        "--pairs",
+        "7",
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
@@ -80,16 +99,20 @@ def test_compare_gate_flags_a_doubled_step_commit(clone):
     loop = "                ks[i] = fn(times[idx], yi)\n"
     assert loop in text, "the RK loop changed; update this test's slowdown"
     slowed = text.replace(
-        loop, loop + '                if self.name == "rk4":  # doubled work\n'
+        loop,
+        loop + '                if self.name == "rk4":  # doubled work\n'
         "                    ks[i] = fn(times[idx], yi)\n",
-    )  # fmt: skip
+    )
     src.write_text(slowed)
     _git(clone, "commit", "-qam", "throwaway: rk4 evaluates every stage twice")
     try:
         res = _gate(clone, "HEAD~1")
         assert res.returncode == 1, res.stdout + res.stderr
-        lines = {ln.split()[0]: ln for ln in res.stdout.splitlines() if ln.endswith(")")
-                 or ln.endswith("ok")}  # fmt: skip
+        lines = {
+            ln.split()[0]: ln
+            for ln in res.stdout.splitlines()
+            if ln.endswith(")") or ln.endswith("ok")
+        }
         assert "SLOWER" in lines[RK4_FWD] and lines[EULER_FWD].endswith("ok"), res.stdout
     finally:
         _git(clone, "reset", "-q", "--hard", "HEAD~1")

@@ -20,8 +20,9 @@ from nnde.bench.measure import in_dir
 HOW = (
     "Record history with asv (from the repository root): `asv machine --yes --machine "
     "nnde-local`, then `asv run --machine nnde-local HEAD~10..HEAD` (each commit in its own "
-    "virtualenv) or `asv run --python=same --machine nnde-local` for the working tree; then "
-    "`nnde bench history && nnde report`."
+    "virtualenv), or for the checked-out commit in the current environment `asv run "
+    "--python=same --set-commit-hash $(git rev-parse HEAD) --machine nnde-local` (without "
+    "--set-commit-hash asv keeps no results); then `nnde bench history && nnde report`."
 )
 
 
@@ -35,7 +36,7 @@ def load(results_dir=".asv/results") -> pd.DataFrame:
         return pd.DataFrame(columns=["machine", "commit", "date", "benchmark", "params", "value"])
     for mdir in sorted(p for p in root.iterdir() if p.is_dir()):
         for res in iter_results_for_machine(str(root), mdir.name):
-            for key in res.get_result_keys(res.get_all_result_keys()):
+            for key in res.get_all_result_keys():
                 params = res.get_result_params(key)
                 values = res.get_result_value(key, params)
                 combos = _combos(params)

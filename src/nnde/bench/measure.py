@@ -93,6 +93,31 @@ def time_best(
     return min(time_once(fn, device, number, clock) for _ in range(repeats))
 
 
+def paired_ratio(run_a, run_b, device="cpu", rounds=7, samples=5, min_time=0.003, clock="cpu"):
+    """(median ratio, low, high, time a, time b): interleaved, min within a round.
+    On CPU the clock is the process's CPU time (see ``measure``)."""
+    number = calibrate(run_b, device, min_time, clock)
+    calibrate(run_a, device, min_time, clock)  # warm-up of the other side
+    ta, tb = [], []
+    for r in range(rounds):
+        best = [float("inf"), float("inf")]
+        for k in range(samples):
+            order = ((0, run_a), (1, run_b)) if (r + k) % 2 == 0 else ((1, run_b), (0, run_a))
+            for i, fn in order:
+                best[i] = min(best[i], time_once(fn, device, number, clock))
+        ta.append(best[0])
+        tb.append(best[1])
+    ratios = sorted(a / b for a, b in zip(ta, tb, strict=True))
+    q = len(ratios) // 4
+    return (
+        statistics.median(ratios),
+        ratios[q],
+        ratios[-1 - q],
+        statistics.median(ta),
+        statistics.median(tb),
+    )
+
+
 # --------------------------------------------------------------------------- memory
 def _libc():
     try:

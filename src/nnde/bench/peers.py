@@ -15,7 +15,6 @@ between quiet and loaded hours.
 from __future__ import annotations
 
 import json
-import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,38 +52,15 @@ class PeerRow:
         return f"{self.ours}|{self.peer}|{self.problem}|{self.size}|{self.pass_}"
 
 
-def paired_ratio(run_a, run_b, device="cpu", rounds=7, samples=5, min_time=0.003, clock=CLOCK):
-    """(median ratio, low, high, time a, time b): interleaved, min within a round.
-    On CPU the clock is the process's CPU time (see ``measure``)."""
-    number = M.calibrate(run_b, device, min_time, clock)
-    M.calibrate(run_a, device, min_time, clock)  # warm-up of the other side
-    ta, tb = [], []
-    for r in range(rounds):
-        best = [float("inf"), float("inf")]
-        for k in range(samples):
-            order = ((0, run_a), (1, run_b)) if (r + k) % 2 == 0 else ((1, run_b), (0, run_a))
-            for i, fn in order:
-                best[i] = min(best[i], M.time_once(fn, device, number, clock))
-        ta.append(best[0])
-        tb.append(best[1])
-    ratios = sorted(a / b for a, b in zip(ta, tb, strict=True))
-    q = len(ratios) // 4
-    return (
-        statistics.median(ratios),
-        ratios[q],
-        ratios[-1 - q],
-        statistics.median(ta),
-        statistics.median(tb),
-    )
-
-
 def measure(pairs=None, *, rounds=7, samples=5, min_time=0.003, progress=None) -> list[PeerRow]:
     M.pin_threads()
     pairs = pairs if pairs is not None else C.peer_pairs(problems=GATE_PROBLEMS)
     rows = []
     for a, b in pairs:
         wa, wb = C.build(a), C.build(b)
-        ratio, lo, hi, ta, tb = paired_ratio(wa.run, wb.run, a.device, rounds, samples, min_time)
+        ratio, lo, hi, ta, tb = M.paired_ratio(
+            wa.run, wb.run, a.device, rounds, samples, min_time, CLOCK
+        )
         same = a.integrator in C.SAME_TABLE
         diff = None
         if same:
