@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"he_{name}", ROOT / f"reproductions/he/{name}.py")
+    path = ROOT / f"reproductions/he/{name}.py"
+    spec = importlib.util.spec_from_file_location(f"he_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

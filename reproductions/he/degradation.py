@@ -406,7 +406,8 @@ def read_config(p: dict) -> dict:
         try:
             depth_to_n(v)
         except ValueError:
-            raise ParamError(name, f"is {v!r}", "6n + 2 with n >= 1: 8, 14, 20, 26, 32, …") from None
+            allowed = "6n + 2 with n >= 1: 8, 14, 20, 26, 32, …"
+            raise ParamError(name, f"is {v!r}", allowed) from None
         return int(v)
 
     def seed(v, name):

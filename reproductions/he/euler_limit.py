@@ -180,15 +180,16 @@ def error_figure(df: pd.DataFrame, slope_df: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 4))
     ax = axes[0]
     tl = df[df.alpha == "T/L"]
-    for seed, g in tl.groupby("seed"):
+    for _, g in tl.groupby("seed"):
         ax.loglog(g.layers, g.error_vs_flow, "o-", color="C0", alpha=0.35, ms=3, lw=1)
     m = tl.groupby("layers").error_vs_flow.mean()
     slope = fit_slope(m.index, m.values)
     c = np.exp(np.polyfit(np.log(m.index.to_numpy(float)), np.log(m.values), 1)[1])
     Ls = m.index.to_numpy(float)
     ax.loglog(Ls, m.values, "o", color="C0", ms=6, label="α = T/L, mean over seeds")
+    per_seed = ", ".join(f"{s:.2f}" for s in slope_df.slope)
     ax.loglog(Ls, c * Ls**slope, "-", color="k", lw=1,
-              label=f"fit: slope {slope:.3f} (seeds {', '.join(f'{s:.2f}' for s in slope_df.slope)})")
+              label=f"fit: slope {slope:.3f} (seeds {per_seed})")
     ax.loglog(Ls, m.values[0] * Ls[0] / Ls, ":", color="0.5", label="slope −1 (forward Euler)")
     ax.set_xlabel("layers L")
     ax.set_ylabel("‖y_L − y(T)‖ (RMS over inputs)")
