@@ -48,7 +48,7 @@ def test_two_process_gloo_matches_single_process(tmp_path):
     init = torch.nn.Linear(2, 32).weight
     assert (a["0.weight"] - init).abs().max() > 1e-3
     # only rank 0 wrote outputs
-    assert not (multi / f"weights_rank1.pt").exists()
+    assert not (multi / "weights_rank1.pt").exists()
     section = json.loads((multi / "ddp" / "tiny.section.json").read_text())
     assert "written by rank 0 of 2" in section["text"]
 

@@ -31,6 +31,7 @@ def test_learns_and_is_deterministic():
     assert h1.records[-1]["train_error"] < 0.1
     assert h1.records[-1]["val_error"] < 0.15
     assert h1.records[0]["train_loss"] > h1.records[-1]["train_loss"]
+    assert h1.records == h2.records
     for a, b in zip(m1.parameters(), m2.parameters(), strict=True):
         assert torch.equal(a, b)
     assert h1.iterations == 5 * 7
