@@ -2,8 +2,8 @@
 
 Sweeps run on DVC's experiment queue, not on a scheduler of ours::
 
-    dvc exp run --queue -S he.small.seeds='[1]'
-    dvc exp run --queue -S he.small.seeds='[2]'
+    dvc exp run --queue -S he.degradation.small.seeds='[1]'
+    dvc exp run --queue -S he.degradation.small.seeds='[2]'
     dvc queue start --jobs 2        # then `dvc queue status` until done
     nnde sweeps                      # aggregate: mean ± std over seeds
     nnde report
