@@ -56,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_main(main, "tests.ddp")
+    run_main(main, "tests.ddp", argv=[])

@@ -62,3 +62,22 @@ def test_eval_train_off_reports_running_loss():
     h = train_classifier(model(), x, y, cfg)
     r = h.records[-1]
     assert math.isnan(r["train_error"]) and 0 < r["train_loss"] < 1.0
+
+
+def test_stage_command_line_sets_checkpoint_and_resume(monkeypatch, tmp_path):
+    from nnde.stage import run_main
+
+    # set (not delete) so that monkeypatch restores the original state afterwards
+    monkeypatch.setenv("NNDE_CHECKPOINT_DIR", "")
+    monkeypatch.setenv("NNDE_RESUME", "0")
+    seen = {}
+
+    def main():
+        cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, stage="s", model_name="m", seed=4)
+        seen["checkpoint"], seen["resume"] = cfg.checkpoint, cfg.resume
+
+    run_main(main, "s", ["--checkpoint-dir", str(tmp_path), "--resume"])
+    assert seen == {"checkpoint": str(tmp_path / "s-m-seed4.pt"), "resume": True}
+    with pytest.raises(SystemExit) as e:
+        run_main(main, "s", ["--resum"])
+    assert e.value.code == 2

@@ -419,9 +419,32 @@ def _cell(v: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- entry point
-def run_main(fn: Callable[[], None], stage: str) -> None:
-    """Run a stage's ``main``; a known error becomes one line on stderr and exit code 2."""
+def _long_run_options(argv: list[str]) -> None:
+    """``--checkpoint-dir DIR`` and ``--resume`` on a stage's command line set the
+    environment that :class:`nnde.train.TrainConfig` reads (checkpoints and resume)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    ap.add_argument("--checkpoint-dir", default=None)
+    ap.add_argument("--resume", action="store_true")
+    opts, rest = ap.parse_known_args(argv)
+    if rest:
+        raise ParamError("command line", f"has unknown arguments {rest}",
+                         "--checkpoint-dir DIR, --resume")
+    if opts.checkpoint_dir:
+        os.environ["NNDE_CHECKPOINT_DIR"] = opts.checkpoint_dir
+    if opts.resume:
+        os.environ.setdefault("NNDE_CHECKPOINT_DIR", ".checkpoints")
+        os.environ["NNDE_RESUME"] = "1"
+
+
+def run_main(fn: Callable[[], None], stage: str, argv: list[str] | None = None) -> None:
+    """Run a stage's ``main``; a known error becomes one line on stderr and exit code 2.
+
+    Every stage script accepts ``--checkpoint-dir DIR`` (write a checkpoint of each model
+    after every epoch) and ``--resume`` (continue from those checkpoints)."""
     try:
+        _long_run_options(sys.argv[1:] if argv is None else argv)
         fn()
     except NndeError as exc:
         print(f"nnde [{stage}]: error: {exc}", file=sys.stderr)
