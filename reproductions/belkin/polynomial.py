@@ -34,6 +34,7 @@ from nnde.stage import (
     get_list,
     get_number,
     load_params,
+    one_of,
     positive_int,
     run_main,
 )
@@ -332,10 +333,7 @@ def fits_figure(curves: pd.DataFrame, pts: pd.DataFrame, panels: list[int], n: i
 def read_config(p: dict) -> dict:
     sec = f"{PAPER}.{STAGE}"
 
-    def basis(v, name):
-        if v not in BASES:
-            raise ParamError(name, f"is {v!r}", ", ".join(BASES))
-        return v
+    basis = one_of(BASES)
 
     cfg = {
         "n": get_number(p, "n", sec, kind=int, ge=2),

@@ -36,6 +36,7 @@ from nnde.stage import (
     get_list,
     get_number,
     load_params,
+    one_of,
     run_main,
 )
 from nnde.train import TrainConfig, count_parameters, seed_everything, set_threads, train_classifier
@@ -230,10 +231,7 @@ def memory_figure(table: pd.DataFrame):
 def read_config(p: dict) -> dict:
     sec = f"{PAPER}.{STAGE}"
 
-    def model(v, name):
-        if v not in CLASSIFIERS:
-            raise ParamError(name, f"is {v!r}", ", ".join(CLASSIFIERS))
-        return v
+    model = one_of(CLASSIFIERS)
 
     def milestone(v, name):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:

@@ -68,6 +68,7 @@ from nnde.stage import (
     get_list,
     get_number,
     load_params,
+    one_of,
     positive_int,
     run_main,
 )
@@ -700,10 +701,7 @@ def read_config(p: dict) -> dict:
     sec = f"{PAPER}.{STAGE}"
 
     def choice(valid):
-        def item(v, name):
-            if v not in valid:
-                raise ParamError(name, f"is {v!r}", ", ".join(valid))
-            return v
+        item = one_of(valid)
         return item
 
     def seed_item(v, name):

@@ -35,6 +35,7 @@ from nnde.stage import (
     get_list,
     get_number,
     load_params,
+    one_of,
     positive_int,
     run_main,
 )
@@ -264,10 +265,7 @@ def growth_figure(stats: pd.DataFrame, h: float):
 def read_config(p: dict) -> dict:
     sec = f"{PAPER}.{STAGE}"
 
-    def matrix(v, name):
-        if v not in MATRICES:
-            raise ParamError(name, f"is {v!r}", ", ".join(MATRICES))
-        return v
+    matrix = one_of(MATRICES)
 
     def scheme(v, name):
         valid = [m for m, meth in METHODS.items() if getattr(meth, "kind", "") == "explicit"]

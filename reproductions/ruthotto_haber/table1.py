@@ -43,6 +43,7 @@ from nnde.stage import (
     get_list,
     get_number,
     load_params,
+    one_of,
     positive_int,
     run_main,
 )
@@ -406,10 +407,7 @@ def load_trained(path) -> tuple[dict, dict]:
 def read_config(p: dict) -> dict:
     sec = f"{PAPER}.{STAGE}"
 
-    def variant(v, name):
-        if v not in VARIANTS:
-            raise ParamError(name, f"is {v!r}", ", ".join(VARIANTS))
-        return v
+    variant = one_of(VARIANTS)
 
     def milestone(v, name):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:

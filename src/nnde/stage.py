@@ -138,6 +138,18 @@ def get_list(p: Mapping, key: str, item: Callable[[Any, str], Any], section: str
     return [item(v, f"{name}[{i}]") for i, v in enumerate(p[key])]
 
 
+def one_of(allowed: Iterable) -> Callable[[Any, str], Any]:
+    """Item checker for :func:`get_list`: the value must be one of ``allowed``."""
+    allowed = list(allowed)
+
+    def item(v: Any, name: str) -> Any:
+        if v not in allowed:
+            raise ParamError(name, f"is {v!r}", _fmt_allowed(allowed))
+        return v
+
+    return item
+
+
 def positive_int(v: Any, name: str) -> int:
     """Item checker for :func:`get_list`: an integer > 0."""
     if _ok(v, int):
