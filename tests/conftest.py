@@ -43,6 +43,9 @@ def copy_repo(dest: Path) -> Path:
                 f.unlink()
     git = ["git", "-c", "user.name=nnde-test", "-c", "user.email=test@nnde.invalid"]
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    # DVC experiments commit too: give the copy an identity of its own.
+    for key, value in (("user.name", "nnde-test"), ("user.email", "test@nnde.invalid")):
+        subprocess.run(["git", "config", key, value], cwd=dest, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
     return dest
