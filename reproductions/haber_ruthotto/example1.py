@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nnde.diagnostics import pairwise_ratios
 from nnde.errors import ParamError
 from nnde.integrators import METHODS, solve
 from nnde.stage import (
@@ -69,12 +70,8 @@ def propagate(K, y0, h: float, layers: int, scheme: str, linear: bool = False):
 
 def stability_constant(y0, yN) -> float:
     """M = max over input pairs of ||yN(a) - yN(b)|| / ||y0(a) - y0(b)||."""
-    y0, yN = np.asarray(y0), np.asarray(yN)
-    ratios = [
-        np.linalg.norm(yN[a] - yN[b]) / np.linalg.norm(y0[a] - y0[b])
-        for a, b in itertools.combinations(range(len(y0)), 2)
-    ]
-    return float(max(ratios))
+    y0, yN = (torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in (y0, yN))
+    return float(pairwise_ratios(y0, yN).max())
 
 
 def run(matrices: list[str], layers: list[int], schemes: list[str], h: float):

@@ -25,6 +25,19 @@ def _row_norms(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1).norm(dim=1)
 
 
+def pairwise_ratios(x, y) -> torch.Tensor:
+    """‖y_a − y_b‖ / ‖x_a − x_b‖ for every pair of distinct rows a < b (rows with
+    x_a = x_b are skipped); ``x`` are inputs and ``y`` the matching outputs (array-likes)."""
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    x, y = x.to(dtype), y.to(dtype)
+    xf, yf = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
+    i, j = torch.triu_indices(x.shape[0], x.shape[0], offset=1)
+    dx = (xf[i] - xf[j]).norm(dim=1)
+    keep = dx > 0
+    return (yf[i] - yf[j]).norm(dim=1)[keep] / dx[keep]
+
+
 def stability_constant(
     phi: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -53,12 +66,7 @@ def stability_constant(
         if pairs == "all":
             if x.shape[0] < 2:
                 raise ParamError("x", "needs at least 2 examples for pairs='all'")
-            y = phi(x)
-            xf, yf = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
-            i, j = torch.triu_indices(x.shape[0], x.shape[0], offset=1)
-            dx = (xf[i] - xf[j]).norm(dim=1)
-            keep = dx > 0
-            ratios = (yf[i] - yf[j]).norm(dim=1)[keep] / dx[keep]
+            ratios = pairwise_ratios(x, phi(x))
         else:
             if not eps > 0 or n_perturbations < 1:
                 raise ParamError("eps/n_perturbations", "need eps > 0 and n_perturbations >= 1")
