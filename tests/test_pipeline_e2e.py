@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from html import escape as html_escape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import yaml
+from markupsafe import escape as html_escape  # the escaping jinja2 applies
 
 from .conftest import run
 
@@ -63,7 +63,7 @@ def test_report_is_self_contained_and_embeds_figures(pipeline_repo):
     assert re.search(r'id="scorecard"', html)
     claims = json.loads((pipeline_repo / "data/haber_ruthotto/example1.claims.json").read_text())
     for c in claims["claims"]:
-        assert html_escape(c["statement"], quote=False) in html, c["id"]
+        assert str(html_escape(c["statement"])) in html, c["id"]
         assert c["verdict"] in ("reproduced", "partly", "not reproduced")
     assert "No claims yet" not in html
 
