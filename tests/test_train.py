@@ -81,3 +81,91 @@ def test_stage_command_line_sets_checkpoint_and_resume(monkeypatch, tmp_path):
     with pytest.raises(SystemExit) as e:
         run_main(main, "s", ["--resum"])
     assert e.value.code == 2
+
+
+def test_plateau_stops_and_records_convergence():
+    from nnde.train import Plateau
+
+    x, y = blobs()
+    crit = Plateau(patience=2, rel=0.01, drops=1, factor=0.1, floor=0.0)
+    cfg = TrainConfig(epochs=200, batch_size=32, lr=0.1, seed=0, progress=False,
+                      plateau=crit)
+    h = train_classifier(model(), x, y, cfg)
+    s = h.summary()
+    assert h.converged is True and h.stop_reason == "plateau"
+    assert s["epochs_run"] == len(h.records) < 200
+    losses = [r["train_loss"] for r in h.records]
+    # the criterion holds at the stop: the last `patience` epochs did not improve by 1 %
+    best_before = min(losses[: -crit.patience])
+    assert all(v >= (1 - crit.rel) * best_before for v in losses[-crit.patience:])
+    # one reduction of the learning rate happened on the way
+    lrs = sorted({r["lr"] for r in h.records}, reverse=True)
+    assert lrs == pytest.approx([0.1, 0.01])
+
+
+def test_plateau_epoch_cap_is_not_convergence_and_floor_is():
+    from nnde.train import Plateau
+
+    x, y = blobs()
+    capped = TrainConfig(epochs=2, batch_size=32, lr=0.1, progress=False,
+                         plateau=Plateau(patience=5, floor=0.0))
+    h = train_classifier(model(), x, y, capped)
+    assert h.converged is False and h.stop_reason == "epoch cap" and len(h.records) == 2
+    fitted = TrainConfig(epochs=50, batch_size=32, lr=0.1, progress=False,
+                         plateau=Plateau(patience=50, floor=0.5))
+    h = train_classifier(model(), x, y, fitted)
+    assert h.converged is True and h.stop_reason == "floor"
+    assert h.records[-1]["train_loss"] <= 0.5
+    assert all(r["train_loss"] > 0.5 for r in h.records[:-1])
+    fixed = train_classifier(model(), x, y, TrainConfig(epochs=1, batch_size=32, lr=0.1,
+                                                        progress=False))
+    assert fixed.converged is None and fixed.stop_reason == "fixed epochs"
+
+
+def test_plateau_resume_gives_the_same_run(tmp_path):
+    from nnde.train import Plateau
+
+    x, y = blobs()
+    crit = Plateau(patience=2, drops=1, floor=0.0)
+    full = train_classifier(model(), x, y, TrainConfig(epochs=40, batch_size=32, lr=0.1,
+                                                       progress=False, plateau=crit))
+    ck = str(tmp_path / "c.pt")
+    part = TrainConfig(epochs=3, batch_size=32, lr=0.1, progress=False, plateau=crit,
+                       checkpoint=ck)
+    train_classifier(model(), x, y, part)
+    rest = TrainConfig(epochs=40, batch_size=32, lr=0.1, progress=False, plateau=crit,
+                       checkpoint=ck, resume=True)
+    h = train_classifier(model(), x, y, rest)
+    assert h.records == full.records and h.converged == full.converged
+
+
+@pytest.mark.parametrize("kw", [{"patience": 0}, {"rel": 1.5}, {"drops": -1},
+                                {"factor": 2.0}, {"floor": -1.0}])
+def test_bad_plateau(kw):
+    from nnde.train import Plateau
+
+    with pytest.raises(ParamError):
+        Plateau(**kw)
+    with pytest.raises(ParamError, match="unknown keys"):
+        Plateau.from_params({"patiense": 3}, "x")
+
+
+def test_plateau_excludes_milestones_and_needs_train_eval():
+    from nnde.train import Plateau
+
+    with pytest.raises(ParamError, match="milestones"):
+        TrainConfig(epochs=3, batch_size=8, lr=0.1, milestones=(2,), plateau=Plateau())
+    with pytest.raises(ParamError, match="eval_train"):
+        TrainConfig(epochs=3, batch_size=8, lr=0.1, eval_train=False, plateau=Plateau())
+
+
+def test_threads_auto_uses_the_available_cores(monkeypatch):
+    from nnde import train
+
+    monkeypatch.setattr(train, "available_cores", lambda: 4)
+    assert train.resolve_threads("auto") == 4
+    assert train.resolve_threads("auto", workers=2) == 2
+    assert train.resolve_threads("auto", workers=8) == 1
+    assert train.resolve_threads(3) == 3
+    with pytest.raises(ParamError):
+        train.resolve_threads("many")

@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,6 +165,16 @@ def positive_float(v: Any, name: str) -> float:
     raise ParamError(name, f"is {v!r}", "a number > 0")
 
 
+def get_threads(p: Mapping, key: str = "threads", section: str = "") -> int | str:
+    """``auto`` (every available core, see :func:`nnde.train.resolve_threads`) or an
+    integer > 0."""
+    name = f"{section}.{key}" if section else key
+    v = p.get(key, "auto")
+    if v == "auto" or _ok(v, int):
+        return v
+    raise ParamError(name, f"is {v!r}", "auto or an integer > 0")
+
+
 def _ok(v: Any, kind: type) -> bool:
     if isinstance(v, bool):
         return False
@@ -206,6 +217,21 @@ def check(
     passed, partly = bool(passed), bool(partly)
     verdict = "reproduced" if passed else ("partly" if partly else "not reproduced")
     return Claim(id, statement, str(paper), str(ours), rule, verdict, note)
+
+
+def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None) -> str:
+    """A claim note naming the models (of ``models``, default all) that did not meet
+    their plateau criterion; "" when every one did. ``rows`` as given to
+    :meth:`StageOutputs.convergence`."""
+    wanted = None if models is None else set(models)
+    bad = [r for r in rows if (wanted is None or r["model"] in wanted)
+           and r.get("converged") is False]
+    if not bad:
+        return ""
+    parts = [f"{r['model']} (stopped at the epoch cap, {r['epochs_run']} epochs, training "
+             f"loss {fmt(r['final_train_loss'], 3)})" for r in bad]
+    return ("Not converged: " + "; ".join(parts) + ". The verdict rests on models that had "
+            "not reached the plateau criterion.")
 
 
 def fmt(x: float, digits: int = 4) -> str:
@@ -369,6 +395,18 @@ class StageOutputs:
     def extra(self, key: str, value: Any) -> None:
         self._extra[key] = value
 
+    def convergence(self, rows: list[Mapping], criterion: str) -> None:
+        """Per trained model: ``model``, ``final_train_loss``, ``final_train_error``,
+        ``epochs_run``, ``converged`` (True/False, or None for a fixed budget) and
+        ``stop_reason`` (see :meth:`nnde.train.History.summary`); ``criterion`` states
+        the plateau criterion in words. The report shows it beside the verdicts."""
+        need = ("model", "final_train_loss", "final_train_error", "epochs_run", "converged")
+        for r in rows:
+            missing = [k for k in need if k not in r]
+            if missing:
+                raise ValueError(f"convergence row {r!r} lacks {missing}")
+        self._extra["convergence"] = {"criterion": criterion, "rows": [dict(r) for r in rows]}
+
     # -- commit
     def _finalise(self) -> None:
         claims = [asdict(c) for c in (self._claims or [])]
@@ -377,6 +415,7 @@ class StageOutputs:
             dumps({"paper": self.paper, "stage": self.stage, "claims": claims}),
         )
         section = {
+            "wall_seconds": round(_process_seconds(), 2),
             "paper": self.paper,
             "stage": self.stage,
             "title": self.title,
@@ -413,6 +452,16 @@ class StageOutputs:
         for tmp, _ in self._pending:
             tmp.unlink(missing_ok=True)
         self._pending.clear()
+
+
+def _process_seconds() -> float:
+    """Wall seconds since this process started (imports included): a stage's own time."""
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except Exception:  # pragma: no cover - psutil is a dependency; be safe anyway
+        return math.nan
 
 
 def _cell(v: Any) -> Any:

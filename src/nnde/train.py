@@ -32,10 +32,126 @@ def seed_everything(seed: int) -> torch.Generator:
     return g
 
 
-def set_threads(n: int | None) -> None:
-    """Fix torch's intra-op thread count (results and timings depend on it)."""
-    if n:
-        torch.set_num_threads(int(n))
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(n: int | str | None, workers: int = 1) -> int:
+    """``"auto"`` (or 0) → the available cores shared evenly by ``workers`` processes (at
+    least 1 each); an integer > 0 is taken as it is."""
+    if n in ("auto", 0, None):
+        return max(1, available_cores() // max(1, int(workers)))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ParamError("threads", f"is {n!r}", "auto or an integer > 0")
+    return n
+
+
+def set_threads(n: int | str | None, workers: int = 1) -> int:
+    """Fix torch's intra-op thread count (results and timings depend on it); ``"auto"``
+    uses every available core (shared by ``workers`` processes). Returns the count set."""
+    k = resolve_threads(n, workers)
+    torch.set_num_threads(k)
+    return k
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """When to stop training: the plateau criterion every small-profile claim states.
+
+    After each epoch the training loss L_e (the mean over the whole training set, in eval
+    mode) is compared with the best so far. An epoch *improves* when
+    L_e < (1 − rel) · min(L_1..L_{e−1}). After ``patience`` epochs in a row without an
+    improvement the learning rate is multiplied by ``factor``; after ``drops`` such
+    reductions, the next plateau ends training with the criterion met. Training also
+    ends, criterion met, once L_e ≤ ``floor`` (the training set is fitted). Reaching the
+    epoch cap first ends it with the criterion *not* met.
+    """
+
+    patience: int = 5
+    rel: float = 0.01
+    drops: int = 1
+    factor: float = 0.1
+    floor: float = 1e-3
+
+    def __post_init__(self):
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) \
+                or self.patience < 1:
+            raise ParamError("plateau.patience", f"is {self.patience!r}", "an integer >= 1")
+        if isinstance(self.drops, bool) or not isinstance(self.drops, int) or self.drops < 0:
+            raise ParamError("plateau.drops", f"is {self.drops!r}", "an integer >= 0")
+        for key, lo, hi in (("rel", 0.0, 1.0), ("factor", 0.0, 1.0)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v < hi:
+                raise ParamError(f"plateau.{key}", f"is {v!r}", f"a number in [{lo}, {hi})")
+        if isinstance(self.floor, bool) or not isinstance(self.floor, (int, float)) \
+                or not self.floor >= 0:
+            raise ParamError("plateau.floor", f"is {self.floor!r}", "a number >= 0")
+
+    @classmethod
+    def from_params(cls, p: dict | None, section: str = "") -> Plateau | None:
+        """From a params mapping (keys as the fields); None or {} → None (fixed epochs)."""
+        if not p:
+            return None
+        if not isinstance(p, dict):
+            raise ParamError(f"{section}.plateau", f"is {p!r}", "a mapping or null")
+        unknown = set(p) - {"patience", "rel", "drops", "factor", "floor"}
+        if unknown:
+            raise ParamError(f"{section}.plateau", f"has unknown keys {sorted(unknown)}",
+                             "patience, rel, drops, factor, floor")
+        try:
+            return cls(**p)
+        except ParamError as exc:
+            raise ParamError(f"{section}.{exc.key}", str(exc).split("' ", 1)[-1]) from None
+
+    def describe(self) -> str:
+        return (f"training stops when the training loss has not improved by {100 * self.rel:g} % "
+                f"on its best for {self.patience} epochs in a row"
+                + (f" after {self.drops} reduction(s) of the learning rate ×{self.factor:g} at "
+                   "earlier such plateaus" if self.drops else "")
+                + f", or when it falls to {self.floor:g} (training set fitted)")
+
+
+class _PlateauState:
+    def __init__(self, crit: Plateau):
+        self.crit = crit
+        self.best = math.inf
+        self.since = 0
+        self.drops_done = 0
+        self.reason = ""
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "since": self.since, "drops_done": self.drops_done,
+                "reason": self.reason}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.best, self.since = d["best"], d["since"]
+        self.drops_done, self.reason = d["drops_done"], d["reason"]
+
+    def update(self, loss: float, opt: torch.optim.Optimizer) -> bool:
+        """Record one epoch's training loss; True when training should stop."""
+        c = self.crit
+        if loss <= c.floor:
+            self.reason = "floor"
+            return True
+        if loss < (1 - c.rel) * self.best:
+            self.best, self.since = loss, 0
+            return False
+        self.best = min(self.best, loss)
+        self.since += 1
+        if self.since < c.patience:
+            return False
+        if self.drops_done < c.drops:
+            self.drops_done += 1
+            self.since = 0
+            for g in opt.param_groups:
+                g["lr"] *= c.factor
+            return False
+        self.reason = "plateau"
+        return True
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -68,6 +184,9 @@ class TrainConfig:
     checkpoint: str | None = None  # saved (atomically, by rank 0) after every epoch
     resume: bool = False  # continue from `checkpoint` if it exists
     eval_train: bool = True  # re-evaluate the whole training set after every epoch
+    # Train to a plateau of the training loss (``epochs`` is then the cap); None: a fixed
+    # number of epochs. Needs eval_train and no milestones.
+    plateau: Plateau | None = None
 
     def __post_init__(self):
         for key in ("epochs", "batch_size", "eval_batch_size"):
@@ -78,6 +197,13 @@ class TrainConfig:
             raise ParamError("lr", f"is {self.lr!r}", "a number > 0")
         if self.optimizer not in OPTIMIZERS:
             raise ParamError("optimizer", f"is {self.optimizer!r}", ", ".join(OPTIMIZERS))
+        if self.plateau is not None:
+            if not self.eval_train:
+                raise ParamError("plateau", "needs the training loss of every epoch",
+                                 "eval_train=True")
+            if self.milestones:
+                raise ParamError("milestones", "cannot be combined with a plateau criterion "
+                                 "(the plateau lowers the learning rate itself)", "[]")
         # Long runs: NNDE_CHECKPOINT_DIR turns on per-epoch checkpoints for every model a
         # stage trains, NNDE_RESUME=1 continues each from its last checkpoint.
         ck_dir = os.environ.get("NNDE_CHECKPOINT_DIR")
@@ -95,6 +221,21 @@ class History:
     records: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     iterations: int = 0
+    #: with a plateau criterion: whether it was met ("plateau"/"floor" reached before the
+    #: epoch cap); None when training ran a fixed number of epochs
+    converged: bool | None = None
+    stop_reason: str = ""  # "plateau", "floor", "epoch cap" or "fixed epochs"
+
+    def summary(self) -> dict:
+        """Final training loss and error, epochs run, and the convergence record."""
+        last = self.records[-1] if self.records else {}
+        return {
+            "final_train_loss": last.get("train_loss", math.nan),
+            "final_train_error": last.get("train_error", math.nan),
+            "epochs_run": last.get("epoch", 0),
+            "converged": self.converged,
+            "stop_reason": self.stop_reason,
+        }
 
     def frame(self):
         import pandas as pd
@@ -207,6 +348,7 @@ def train_classifier(
     loss_fn = loss_fn or nn.functional.cross_entropy
     evals = evals or {}
     hist = History()
+    plateau = _PlateauState(cfg.plateau) if cfg.plateau is not None else None
     first_epoch, step = 1, 0
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
         state = torch.load(cfg.checkpoint, map_location=device, weights_only=False)
@@ -217,6 +359,10 @@ def train_classifier(
         torch.set_rng_state(state["torch_rng"])
         hist.records = list(state["records"])
         first_epoch, step = state["epoch"] + 1, state["step"]
+        if plateau is not None and state.get("plateau"):
+            plateau.load_state_dict(state["plateau"])
+            if plateau.reason:  # the saved run had already stopped
+                first_epoch = cfg.epochs + 1
     n = len(x_train)
     show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
     bar = None
@@ -263,6 +409,9 @@ def train_classifier(
             rec.update(on_epoch(model, epoch))
         if not math.isfinite(rec["train_loss"]):
             check_finite(torch.tensor(rec["train_loss"]), cfg, epoch, step)
+        if plateau is not None:
+            rec["lr"] = opt.param_groups[0]["lr"]
+        stop = plateau is not None and plateau.update(rec["train_loss"], opt)
         hist.records.append(rec)
         if cfg.checkpoint and d.is_main:
             _save_checkpoint(cfg.checkpoint, {
@@ -270,15 +419,23 @@ def train_classifier(
                 "scheduler": sched.state_dict(), "generator": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), "records": hist.records,
                 "epoch": epoch, "step": step,
+                "plateau": plateau.state_dict() if plateau is not None else None,
             })
         distributed.barrier()
         if bar is not None:
             bar.set_postfix(train_err=f"{rec['train_error']:.3f}")
             bar.update(1)
+        if stop:
+            break
     if bar is not None:
         bar.close()
     hist.seconds = time.perf_counter() - start
     hist.iterations = step
+    if plateau is None:
+        hist.stop_reason = "fixed epochs"
+    else:
+        hist.converged = bool(plateau.reason)
+        hist.stop_reason = plateau.reason or "epoch cap"
     return hist
 
 

@@ -77,6 +77,8 @@ class Stage:
     tables: list[dict]
     claims: list[dict]
     params: dict
+    convergence: dict | None = None
+    wall_seconds: float | None = None
 
 
 def _load_json(path: Path) -> dict:
@@ -124,6 +126,8 @@ def collect_stages(root: Path) -> list[Stage]:
                 tables=sec.get("tables", []),
                 claims=claims,
                 params=sec.get("params", {}),
+                convergence=sec.get("convergence"),
+                wall_seconds=sec.get("wall_seconds"),
             )
         )
     order = {p: i for i, p in enumerate(PAPERS)}
@@ -225,8 +229,11 @@ def render(root: str | os.PathLike = ".") -> str:
         lstrip_blocks=True,
     )
     css = (Path(__file__).parent / "templates" / "style.css").read_text()
+    times = [{"stage": f"{s.paper} / {s.stage}", "seconds": s.wall_seconds}
+             for s in stages if s.wall_seconds is not None]
     return env.get_template("index.html").render(
-        papers=papers, rows=rows, counts=counts, prov=provenance(root), css=css
+        papers=papers, rows=rows, counts=counts, prov=provenance(root), css=css, times=times,
+        total_seconds=sum(t["seconds"] for t in times),
     )
 
 
