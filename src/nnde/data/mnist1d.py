@@ -34,7 +34,8 @@ DEFAULT_PATH = Path("data/mnist1d/mnist1d.npz")
 #: The published default arguments that may be changed here (the rest stay the package's).
 DEFAULTS = {"num_samples": 5000, "train_split": 0.8, "seed": 42, "length": 40}
 KEYS = ("x_train", "y_train", "x_test", "y_test")
-HOW_TO_MAKE = "make it with `dvc repro data_mnist1d` (or `python reproductions/mnist1d/generate.py`)"
+HOW_TO_MAKE = ("make it with `dvc repro data_mnist1d` "
+               "(or `python reproductions/mnist1d/generate.py`)")
 
 
 def generate_mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42,
