@@ -20,6 +20,12 @@ from nnde.fields import (
 )
 
 DT = torch.float64
+DIMS = [1, 2]  # conv fields on signals (batch, C, L) and images (batch, C, H, W)
+
+
+def grid(dims, n):
+    """The spatial shape (n,) for signals, (n, n) for images."""
+    return (n,) * dims
 
 
 def jac(field, y1, t=0.3):
@@ -59,36 +65,48 @@ def test_symmetric_dense_jacobian_symmetric_nsd():
         assert float(torch.linalg.eigvalsh(J).max()) <= 1e-12
 
 
+@pytest.mark.parametrize("dims", DIMS)
 @pytest.mark.parametrize("time_input", [False, True])
-def test_symmetric_conv_jacobian_symmetric_nsd(time_input):
+def test_symmetric_conv_jacobian_symmetric_nsd(time_input, dims):
+    # Ruthotto and Haber (2020), Theorem 1: without normalisation the Jacobian
+    # −Kᵀ diag(σ') K of F_sym is symmetric negative semi-definite, in 1-D as in 2-D
     torch.manual_seed(2)
-    field = SymmetricConvField(2, hidden=3, activation="relu", time_input=time_input).to(DT)
+    field = SymmetricConvField(
+        2, hidden=3, activation="relu", time_input=time_input, norm=None, dims=dims
+    ).to(DT)
     with torch.no_grad():
         field.b.normal_()
-    y = torch.randn(2, 4, 4, dtype=DT)
+    y = torch.randn(2, *grid(dims, 4), dtype=DT)
     J = jac(field, y)
+    # the same full Jacobian through the other autograd path (reverse mode, row by row)
+    Jf = torch.autograd.functional.jacobian(lambda v: field(0.3, v[None]).reshape(-1), y)
+    torch.testing.assert_close(Jf.reshape(J.shape), J, rtol=0, atol=1e-13)
     torch.testing.assert_close(J, J.T, rtol=0, atol=1e-13)
     assert float(torch.linalg.eigvalsh(J).max()) <= 1e-12
-    assert field(0.0, y[None]).shape == (1, 2, 4, 4)
+    assert field(0.0, y[None]).shape == (1, 2, *grid(dims, 4))
 
 
-def test_conv_transpose_is_adjoint_of_conv():
+@pytest.mark.parametrize("dims", DIMS)
+def test_conv_transpose_is_adjoint_of_conv(dims):
+    F = torch.nn.functional
+    conv, conv_t = {1: (F.conv1d, F.conv_transpose1d), 2: (F.conv2d, F.conv_transpose2d)}[dims]
     torch.manual_seed(3)
-    K = torch.randn(3, 2, 3, 3, dtype=DT)
-    y = torch.randn(2, 2, 5, 5, dtype=DT)
-    u = torch.randn(2, 3, 5, 5, dtype=DT)
-    lhs = (torch.nn.functional.conv2d(y, K, padding=1) * u).sum()
-    rhs = (y * torch.nn.functional.conv_transpose2d(u, K, padding=1)).sum()
+    K = torch.randn(3, 2, *grid(dims, 3), dtype=DT)
+    y = torch.randn(2, 2, *grid(dims, 5), dtype=DT)
+    u = torch.randn(2, 3, *grid(dims, 5), dtype=DT)
+    lhs = (conv(y, K, padding=1) * u).sum()
+    rhs = (y * conv_t(u, K, padding=1)).sum()
     torch.testing.assert_close(lhs, rhs)
 
 
-def test_tv_norm_per_pixel_across_channels():
-    x = torch.randn(2, 4, 3, 3, dtype=DT)
+@pytest.mark.parametrize("dims", DIMS)
+def test_tv_norm_per_pixel_across_channels(dims):
+    x = torch.randn(2, 4, *grid(dims, 3), dtype=DT)
     n = tv_norm(x, eps=1e-3)
     expected = x / torch.sqrt((x**2).sum(1, keepdim=True) + 1e-3)
     torch.testing.assert_close(n, expected)
     assert float((n**2).sum(1).max()) < 1.0
-    field = SymmetricConvField(4, norm="tv").to(DT)
+    field = SymmetricConvField(4, norm="tv", dims=dims).to(DT)
     assert field(0.0, x).shape == x.shape
 
 
@@ -119,21 +137,28 @@ def test_dense_field_matches_formula_and_time_input():
     assert a.shape == (4, 3) and not torch.allclose(a, b)
 
 
-def test_odenet_conv_field_uses_time():
+@pytest.mark.parametrize("dims", DIMS)
+def test_odenet_conv_field_uses_time(dims):
     torch.manual_seed(6)
-    f = ODENetConvField(8).to(DT)
-    y = torch.randn(2, 8, 5, 5, dtype=DT)
+    f = ODENetConvField(8, dims=dims).to(DT)
+    y = torch.randn(2, 8, *grid(dims, 5), dtype=DT)
     a, b = f(0.0, y), f(torch.tensor(0.7, dtype=DT), y)
     assert a.shape == y.shape and not torch.allclose(a, b)
     assert f.conv1.in_channels == 9
+    assert f.conv1.weight.shape == (8, 9, *grid(dims, 3))
 
 
-@pytest.mark.parametrize("name", sorted(FIELDS))
-def test_every_field_runs_and_backprops(name):
-    kw = {"channels": 4} if "conv" in name else {"width": 4}
+FIELD_CASES = [
+    (name, dims) for name in sorted(FIELDS) for dims in (DIMS if "conv" in name else [None])
+]
+
+
+@pytest.mark.parametrize("name,dims", FIELD_CASES)
+def test_every_field_runs_and_backprops(name, dims):
+    kw = {"channels": 4, "dims": dims} if "conv" in name else {"width": 4}
     f = get_field(name, **kw).to(DT)
     y = torch.randn(
-        2, 8 if name == "hamiltonian" else 4, *((3, 3) if "conv" in name else ()), dtype=DT
+        2, 8 if name == "hamiltonian" else 4, *(grid(dims, 3) if "conv" in name else ()), dtype=DT
     )
     out = f(torch.tensor(0.1, dtype=DT), y)
     assert out.shape == y.shape and out.dtype == DT

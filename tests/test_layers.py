@@ -26,6 +26,12 @@ from nnde.layers import (
 )
 
 DT = torch.float64
+DIMS = [1, 2]  # conv stacks on signals (batch, C, L) and images (batch, C, H, W)
+
+
+def grid(dims, n):
+    """The spatial shape (n,) for signals, (n, n) for images."""
+    return (n,) * dims
 
 
 def randomise_biases(net, seed=0):
@@ -124,49 +130,62 @@ def test_second_order_net_formula_and_inverse():
     torch.testing.assert_close(Ym1, Y0, rtol=0, atol=1e-10)  # the start Y_{-1} = Y_0
 
 
+@pytest.mark.parametrize("dims", DIMS)
 @pytest.mark.parametrize("norm", [None, "tv"])
-def test_cnn_blocks_reversible_and_shapes(norm):
+def test_cnn_blocks_reversible_and_shapes(norm, dims):
     torch.manual_seed(7)
-    x = torch.randn(2, 4, 6, 6, dtype=DT)
-    hyp = randomise_biases(HyperbolicCNN(4, depth=3, h=1.0, norm=norm).to(DT))
+    x = torch.randn(2, 4, *grid(dims, 6), dtype=DT)
+    hyp = randomise_biases(HyperbolicCNN(4, depth=3, h=1.0, norm=norm, dims=dims).to(DT))
     out = hyp(x)
     assert out.shape == x.shape
+    assert hyp(x, return_states=True).shape == (4, *x.shape)
     torch.testing.assert_close(hyp.inverse(out), x, rtol=0, atol=1e-10)
-    so = randomise_biases(SecondOrderCNN(4, depth=3, h=1.0, norm=norm).to(DT))
+    so = randomise_biases(SecondOrderCNN(4, depth=3, h=1.0, norm=norm, dims=dims).to(DT))
+    assert so(x).shape == x.shape
     YL, YLm1 = so.flow(x)
-    torch.testing.assert_close(so.inverse(YL, YLm1)[0], x, rtol=0, atol=1e-10)
-    par = ParabolicCNN(4, depth=3, norm=norm).to(DT)
-    assert par(x).shape == x.shape and par(x, return_states=True).shape == (4, 2, 4, 6, 6)
+    Y0, Ym1 = so.inverse(YL, YLm1)
+    torch.testing.assert_close(Y0, x, rtol=0, atol=1e-10)
+    torch.testing.assert_close(Ym1, x, rtol=0, atol=1e-10)  # the start Y_{-1} = Y_0
+    par = ParabolicCNN(4, depth=3, norm=norm, dims=dims).to(DT)
+    assert par(x).shape == x.shape and par(x, return_states=True).shape == (4, *x.shape)
+    for blk in (hyp, so, par):
+        assert all(f.K.dim() == 2 + dims for f in blk.fields)
 
 
-def test_parabolic_block_is_euler_on_symmetric_conv_field():
+@pytest.mark.parametrize("dims", DIMS)
+def test_parabolic_block_is_euler_on_symmetric_conv_field(dims):
     torch.manual_seed(8)
-    par = tie_weights(randomise_biases(ParabolicCNN(2, depth=4, h=0.3, norm=None).to(DT)))
-    x = torch.randn(1, 2, 5, 5, dtype=DT)
+    par = ParabolicCNN(2, depth=4, h=0.3, norm=None, dims=dims).to(DT)
+    par = tie_weights(randomise_biases(par))
+    x = torch.randn(1, 2, *grid(dims, 5), dtype=DT)
     torch.testing.assert_close(par(x), solve(par.fields[0], x, 0.0, 1.2, 4, "euler"))
 
 
-def test_parabolic_block_does_not_amplify_perturbations():
+@pytest.mark.parametrize("dims", DIMS)
+def test_parabolic_block_does_not_amplify_perturbations(dims):
     # without normalisation and with h small enough, forward Euler on the symmetric
     # negative semi-definite field is non-expansive (Ruthotto and Haber, 2020, Thm 1)
     torch.manual_seed(9)
-    par = ParabolicCNN(3, depth=5, h=0.05, norm=None, activation="tanh").to(DT)
-    x = torch.randn(8, 3, 6, 6, dtype=DT)
+    par = ParabolicCNN(3, depth=5, h=0.05, norm=None, activation="tanh", dims=dims).to(DT)
+    x = torch.randn(8, 3, *grid(dims, 6), dtype=DT)
     dx = 1e-4 * torch.randn_like(x)
     with torch.no_grad():
         ratio = (par(x + dx) - par(x)).flatten(1).norm(dim=1) / dx.flatten(1).norm(dim=1)
     assert float(ratio.max()) <= 1.0 + 1e-9
 
 
-def test_hyperbolic_has_half_the_weights_of_parabolic():
+@pytest.mark.parametrize("dims", DIMS)
+def test_hyperbolic_has_half_the_weights_of_parabolic(dims):
     count = lambda m: sum(p.numel() for n, p in m.named_parameters() if n.endswith("K"))  # noqa: E731
-    assert count(HyperbolicCNN(8, depth=3, norm=None)) * 2 == count(ParabolicCNN(8, depth=3))
+    hyp, par = HyperbolicCNN(8, depth=3, norm=None, dims=dims), ParabolicCNN(8, depth=3, dims=dims)
+    assert count(hyp) * 2 == count(par) == 3 * 8 * 8 * 3**dims
 
 
-def test_hyperbolic_cnn_formula():
+@pytest.mark.parametrize("dims", DIMS)
+def test_hyperbolic_cnn_formula(dims):
     torch.manual_seed(10)
-    net = randomise_biases(HyperbolicCNN(4, depth=2, h=0.7, norm=None).to(DT))
-    x = torch.randn(1, 4, 4, 4, dtype=DT)
+    net = randomise_biases(HyperbolicCNN(4, depth=2, h=0.7, norm=None, dims=dims).to(DT))
+    x = torch.randn(1, 4, *grid(dims, 4), dtype=DT)
     Y, Z = x[:, :2], x[:, 2:]
     for f1, f2 in zip(net.fields, net.fields2, strict=True):
         Y = Y + 0.7 * f1(0.0, Z)
@@ -177,6 +196,12 @@ def test_hyperbolic_cnn_formula():
 def test_field_net_any_field_and_method():
     net = FieldNet("symmetric", "midpoint", depth=3, h=0.5, width=4, hidden=6).to(DT)
     assert net(torch.randn(2, 4, dtype=DT)).shape == (2, 4)
+    for field in ("symmetric_conv", "odenet_conv"):
+        for dims in DIMS:
+            net = FieldNet(field, "rk4", depth=2, h=0.5, channels=4, dims=dims).to(DT)
+            x = torch.randn(2, 4, *grid(dims, 5), dtype=DT)
+            assert net(x).shape == x.shape
+            assert net(x, return_states=True).shape == (3, *x.shape)
     with pytest.raises(ParamError, match="explicit"):
         FieldNet("dense", "backward_euler", depth=2, width=3)
 

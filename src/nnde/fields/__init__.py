@@ -1,8 +1,9 @@
 """Vector fields f(t, y): ``nn.Module``s with ``forward(t, y)``, batch first.
 
-Dense fields take y of shape (batch, width), convolutional ones (batch, C, H, W). Each
-is written for one example as a column vector (σ(K y + b)) and applied row-wise
-(σ(y Kᵀ + b), the nn.Linear convention). ``t`` may be a float or a 0-d tensor.
+Dense fields take y of shape (batch, width); convolutional ones (batch, C, H, W), or
+(batch, C, L) when built with ``dims=1`` (1-D signals). Each is written for one example
+as a column vector (σ(K y + b)) and applied row-wise (σ(y Kᵀ + b), the nn.Linear
+convention). ``t`` may be a float or a 0-d tensor.
 
 Registry ``FIELDS`` (name → class); ``get_field(name, **kwargs)`` builds one.
 """

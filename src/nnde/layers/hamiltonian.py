@@ -111,20 +111,36 @@ class HyperbolicCNN(Stack):
         Y_{j+1} = Y_j + h F_sym(θ¹_j, Z_j)
         Z_{j+1} = Z_j − h F_sym(θ²_j, Y_{j+1}),       F_sym(θ, X) = −Kᵀσ(N(K X + b)).
 
-    The channels are split in halves: input (batch, C, H, W), C even, Y = first C/2
+    The channels are split in halves: input (batch, C, H, W) (``dims=2``, the default)
+    or (batch, C, L) (``dims=1``, signals, 3-tap kernels), C even, Y = first C/2
     channels, Z = the rest; output of the same shape. Reversible (``inverse``);
     about half the weights of the parabolic block of the same width.
     """
 
     def __init__(
-        self, channels, depth=3, h=1.0, activation="relu", norm="tv", hidden=None, bias=True
+        self,
+        channels,
+        depth=3,
+        h=1.0,
+        activation="relu",
+        norm="tv",
+        hidden=None,
+        bias=True,
+        dims=2,
     ):
         super().__init__()
         self.depth, self.h = check_depth_h(depth, h)
         if channels % 2:
             raise ParamError("channels", f"must be even (split in halves), got {channels}")
         self.half = channels // 2
-        kw = dict(channels=self.half, hidden=hidden, activation=activation, norm=norm, bias=bias)
+        kw = dict(
+            channels=self.half,
+            hidden=hidden,
+            activation=activation,
+            norm=norm,
+            bias=bias,
+            dims=dims,
+        )
         self.fields = nn.ModuleList(SymmetricConvField(**kw) for _ in range(self.depth))
         self.fields2 = nn.ModuleList(SymmetricConvField(**kw) for _ in range(self.depth))
 
@@ -140,6 +156,7 @@ class HyperbolicCNN(Stack):
         return torch.stack(states) if return_states else torch.cat([Y, Z], dim=1)
 
     def inverse(self, x):
+        """The output of ``forward`` → its input, running the Verlet steps backwards."""
         Y, Z = x.split(self.half, dim=1)
         for k in reversed(range(self.depth)):
             t = k * self.h

@@ -62,22 +62,34 @@ class SecondOrderNet(_LeapfrogStack):
 
 class SecondOrderCNN(_LeapfrogStack):
     """Second-order CNN block (Ruthotto and Haber, 2020), leapfrog for the wave-like PDE
-    ∂²_t Y = F_sym(θ(t), Y) = −K(t)ᵀ σ(N(K(t) Y + b(t))), K a 3×3 convolution:
+    ∂²_t Y = F_sym(θ(t), Y) = −K(t)ᵀ σ(N(K(t) Y + b(t))), K a 3×3 convolution (3-tap
+    for ``dims=1``):
 
         Y_{j+1} = 2Y_j − Y_{j−1} + h² F_sym(θ_j, Y_j),     Y_{−1} = Y_0.
 
     Stable for constant θ and |σ(x)| ≤ |x| (Theorem 2). Shapes: (batch, C, H, W) →
-    (batch, C, H, W).
+    (batch, C, H, W) (``dims=2``, the default); (batch, C, L) → (batch, C, L)
+    (``dims=1``, signals).
     """
 
     def __init__(
-        self, channels, depth=3, h=1.0, activation="relu", norm="tv", hidden=None, bias=True
+        self,
+        channels,
+        depth=3,
+        h=1.0,
+        activation="relu",
+        norm="tv",
+        hidden=None,
+        bias=True,
+        dims=2,
     ):
         super().__init__()
         self.depth, self.h = check_depth_h(depth, h)
         if norm not in (None, "tv"):
             raise ParamError("norm", f"unknown normalisation {norm!r}", "None, 'tv'")
         self.fields = nn.ModuleList(
-            SymmetricConvField(channels, hidden=hidden, activation=activation, norm=norm, bias=bias)
+            SymmetricConvField(
+                channels, hidden=hidden, activation=activation, norm=norm, bias=bias, dims=dims
+            )
             for _ in range(self.depth)
         )

@@ -2,7 +2,8 @@
 antisymmetric, and Ruthotto–Haber's parabolic CNN.
 
 All are batch first: dense stacks map (batch, width) → (batch, width), convolutional
-ones (batch, C, H, W) → (batch, C, H, W). Layer k (k = 0..L−1) has its own weights
+ones (batch, C, H, W) → (batch, C, H, W), or (batch, C, L) → (batch, C, L) for 1-D
+signals when built with ``dims=1``. Layer k (k = 0..L−1) has its own weights
 θ_k and is evaluated at time t_k = k h.
 """
 
@@ -49,7 +50,9 @@ class FieldNet(Stack):
     a residual network (He et al., 2016; Haber and Ruthotto, 2017).
 
     field: a name in ``nnde.fields.FIELDS``; ``field_kwargs`` go to its constructor
-    (e.g. width=..., activation=...). ``forward(y, return_states=False)``: with
+    (e.g. width=..., activation=...; for the conv fields ``dims=1`` takes signals
+    (batch, C, L), the default ``dims=2`` images (batch, C, H, W)).
+    ``forward(y, return_states=False)``: with
     ``return_states`` a tensor (L + 1, *y.shape) of y_0..y_L.
     """
 
@@ -135,16 +138,25 @@ class AntisymmetricNet(FieldNet):
 class ParabolicCNN(FieldNet):
     """Parabolic CNN block (Ruthotto and Haber, 2020): forward Euler for the
     diffusion-like PDE ∂_t Y = F_sym(θ(t), Y) = −K(t)ᵀ σ(N(K(t) Y + b(t))), K a 3×3
-    convolution and Kᵀ its transpose with the same weights:
+    convolution (3-tap for ``dims=1``) and Kᵀ its transpose with the same weights:
 
         Y_{j+1} = Y_j − h K_jᵀ σ(N(K_j Y_j + b_j)).
 
     Stable for non-decreasing σ (Theorem 1); the paper uses 3 steps, h = 1, ReLU, TV
-    normalisation. Shapes: (batch, C, H, W) → (batch, C, H, W).
+    normalisation. Shapes: (batch, C, H, W) → (batch, C, H, W) (``dims=2``, the
+    default); (batch, C, L) → (batch, C, L) (``dims=1``, signals).
     """
 
     def __init__(
-        self, channels, depth=3, h=1.0, activation="relu", norm="tv", hidden=None, bias=True
+        self,
+        channels,
+        depth=3,
+        h=1.0,
+        activation="relu",
+        norm="tv",
+        hidden=None,
+        bias=True,
+        dims=2,
     ):
         super().__init__(
             "symmetric_conv",
@@ -156,4 +168,5 @@ class ParabolicCNN(FieldNet):
             activation=activation,
             norm=norm,
             bias=bias,
+            dims=dims,
         )

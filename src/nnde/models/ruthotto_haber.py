@@ -19,6 +19,8 @@ same weights, ReLU, TV normalisation N):
     second_order   ∂²_t Y = F_sym(θ(t), Y), leapfrog, Y_{−1} = Y_0  (nnde SecondOrderCNN)
 
 The connectors change the state space (width and resolution) and are not time steps.
+``dims=1`` builds the same network for 1-D signals (batch, C, L): 3-tap convolutions,
+``BatchNorm1d`` and ``AvgPool1d(2)`` in place of their 2-D forms (e.g. for MNIST-1D).
 The paper constrains the PDE weights to a box, −1 ≤ θ ≤ 1; here every parameter of every
 PDE block is projected onto ``[−box, box]`` before each forward pass (projected
 gradient), so the weights a forward pass uses always satisfy the constraint.
@@ -37,6 +39,7 @@ import torch
 from torch import nn
 
 from nnde.errors import ParamError, UnknownNameError
+from nnde.fields._common import check_dims
 from nnde.layers import HyperbolicCNN, ParabolicCNN, SecondOrderCNN
 
 __all__ = ["VARIANTS", "PDECNN", "hand_count"]
@@ -46,6 +49,12 @@ VARIANTS = {
     "parabolic": ParabolicCNN,
     "hamiltonian": HyperbolicCNN,
     "second_order": SecondOrderCNN,
+}
+
+#: spatial dims → (convolution, batch normalisation, 2× average pooling)
+_MODULES = {
+    1: (nn.Conv1d, nn.BatchNorm1d, nn.AvgPool1d),
+    2: (nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d),
 }
 
 
@@ -67,7 +76,8 @@ class PDECNN(nn.Module):
     connector, global average pool and a linear classifier (see the module docstring).
 
     Shapes: (batch, in_channels, H, W) → logits (batch, num_classes); H and W must be
-    divisible by ``2**len(widths)``. ``features(x)`` returns the input of every PDE block
+    divisible by ``2**len(widths)``. With ``dims=1``: (batch, in_channels, L) → logits,
+    L divisible by ``2**len(widths)``. ``features(x)`` returns the input of every PDE block
     (for measuring the blocks on real features).
     """
 
@@ -82,8 +92,11 @@ class PDECNN(nn.Module):
         box: float | None = 1.0,
         activation: str = "relu",
         norm: str | None = "tv",
+        dims: int = 2,
     ):
         super().__init__()
+        dims = check_dims(dims)
+        conv, batchnorm, avgpool = _MODULES[dims]
         if variant not in VARIANTS:
             raise UnknownNameError("variant", variant, list(VARIANTS))
         widths = _check_widths(widths, variant)
@@ -92,17 +105,16 @@ class PDECNN(nn.Module):
         self.variant, self.widths, self.box = variant, widths, box
         c1 = widths[0]
         self.opening = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU()
+            conv(in_channels, c1, 3, padding=1, bias=False), batchnorm(c1), nn.ReLU()
         )
         block = VARIANTS[variant]
         self.blocks = nn.ModuleList(
-            block(channels=c, depth=steps, h=h, activation=activation, norm=norm) for c in widths
+            block(channels=c, depth=steps, h=h, activation=activation, norm=norm, dims=dims)
+            for c in widths
         )
         outs = [*widths[1:], widths[-1]]
         self.connectors = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(c, d, 1, bias=False), nn.BatchNorm2d(d), nn.ReLU(), nn.AvgPool2d(2)
-            )
+            nn.Sequential(conv(c, d, 1, bias=False), batchnorm(d), nn.ReLU(), avgpool(2))
             for c, d in zip(widths, outs, strict=True)
         )
         self.fc = nn.Linear(widths[-1], num_classes)
@@ -131,7 +143,7 @@ class PDECNN(nn.Module):
         y = self.opening(x)
         for blk, con in zip(self.blocks, self.connectors, strict=True):
             y = con(blk(y))
-        return self.fc(y.mean(dim=(2, 3)))
+        return self.fc(y.mean(dim=tuple(range(2, y.dim()))))  # global average pool
 
 
 def hand_count(
@@ -141,22 +153,25 @@ def hand_count(
     num_classes: int = 10,
     steps: int = 3,
     norm_affine: bool = False,
+    dims: int = 2,
 ) -> int:
     """The number of trainable weights of :class:`PDECNN`, counted from the layout.
 
     Per step, a parabolic/second-order block on c channels has one 3×3 kernel (9c²) and
     c bias entries (library) or 2c normalisation scale/shift entries (``norm_affine``,
     the paper's layer); the Hamiltonian block has two fields on c/2 channels each:
-    2·9(c/2)² = 4.5c² kernel entries and c (or 2c) more.
+    2·9(c/2)² = 4.5c² kernel entries and c (or 2c) more. With ``dims=1`` every 3×3
+    kernel (9 entries per channel pair) is a 3-tap one (3 entries).
     """
+    taps = 3 ** check_dims(dims)
     if variant not in VARIANTS:
         raise UnknownNameError("variant", variant, list(VARIANTS))
     widths = _check_widths(widths, variant)
     outs = [*widths[1:], widths[-1]]
-    n = 9 * in_channels * widths[0] + 2 * widths[0]  # opening conv + BN
+    n = taps * in_channels * widths[0] + 2 * widths[0]  # opening conv + BN
     per_channel = 2 if norm_affine else 1
     for c, d in zip(widths, outs, strict=True):
-        kernel = 9 * c * c if variant != "hamiltonian" else 2 * 9 * (c // 2) ** 2
+        kernel = taps * c * c if variant != "hamiltonian" else 2 * taps * (c // 2) ** 2
         n += steps * (kernel + per_channel * c)  # PDE block
         n += c * d + 2 * d  # connector conv + BN
     return n + widths[-1] * num_classes + num_classes  # fully connected
