@@ -61,11 +61,25 @@ def test_report_is_self_contained_and_embeds_figures(pipeline_repo):
     # Figure 1 of Haber & Ruthotto is there, with its scorecard rows.
     assert "Example 1 / Figure 1" in html
     assert re.search(r'id="scorecard"', html)
-    claims = json.loads((pipeline_repo / "data/haber_ruthotto/example1.claims.json").read_text())
-    for c in claims["claims"]:
-        assert str(html_escape(c["statement"])) in html, c["id"]
-        assert c["verdict"] in ("reproduced", "partly", "not reproduced")
+    for path in sorted(pipeline_repo.glob("data/*/*.claims.json")):
+        claims = json.loads(path.read_text())
+        assert claims["claims"], f"{path} has no claims"
+        for c in claims["claims"]:
+            assert str(html_escape(c["statement"])) in html, (path.name, c["id"])
+            assert c["verdict"] in ("reproduced", "partly", "not reproduced")
     assert "No claims yet" not in html
+    # models' convergence records and each stage's wall time are shown
+    assert "Training to convergence" in html
+    assert "Wall time of each stage" in html
+
+
+def test_mnist1d_is_generated_by_its_own_stage(pipeline_repo):
+    meta = json.loads((pipeline_repo / "data/mnist1d/mnist1d.json").read_text())
+    assert meta["shapes"]["x_train"] == [4000, 40] and meta["shapes"]["x_test"] == [1000, 40]
+    lock = yaml.safe_load((pipeline_repo / "dvc.lock").read_text())
+    users = [name for name, st in lock["stages"].items()
+             if any(d["path"] == "data/mnist1d/mnist1d.npz" for d in st.get("deps", []))]
+    assert {"chen_table1", "he_degradation"} <= set(users), users
 
 
 def test_second_repro_is_a_no_op(pipeline_repo):

@@ -217,6 +217,47 @@ def test_table1_claims_flip_when_the_data_flip():
     assert "cifar10_accuracy" not in digits  # absolute values are not compared on digits
 
 
+def _seeded(acc, std, seeds=3):
+    t = _table(acc)
+    return t.assign(test_accuracy_std=[std[v] for v in t.variant], seeds=seeds)
+
+
+def test_table1_ranking_is_judged_against_the_seed_spread():
+    counts = t1.paper_width_counts()
+    order = {"parabolic": 90.0, "hamiltonian": 93.0, "second_order": 91.5}
+
+    def verdicts(acc, std):
+        return {c.id: c.verdict for c in t1.make_claims(_seeded(acc, std), counts, "digits")}
+
+    tight = verdicts(order, dict.fromkeys(order, 0.2))
+    assert tight["ranking"] == "reproduced"
+    # the same means, but the gaps (1.5 pp) are inside a 2 pp spread: not resolved
+    noisy = verdicts(order, dict.fromkeys(order, 2.0))
+    assert noisy["ranking"] == "partly"
+    # resolved but in another order: the paper's best is our worst
+    flipped = verdicts({"parabolic": 93.0, "hamiltonian": 90.0, "second_order": 91.5},
+                       dict.fromkeys(order, 0.2))
+    assert flipped["ranking"] == "not reproduced"
+    assert flipped["hamiltonian_not_worse"] == "not reproduced"
+    # 0.5 pp worse with a 1 pp spread is "not worse beyond the noise"
+    close = verdicts({"parabolic": 90.5, "hamiltonian": 90.0, "second_order": 90.2},
+                     dict.fromkeys(order, 1.0))
+    assert close["hamiltonian_not_worse"] == "reproduced"
+    assert close["comparable_accuracy"] == "reproduced"
+
+
+def test_table1_claims_name_models_that_did_not_converge():
+    counts = t1.paper_width_counts()
+    conv = [{"model": "Parabolic seed 0", "final_train_loss": 0.9, "final_train_error": 0.3,
+             "epochs_run": 60, "converged": False, "stop_reason": "epoch cap"}]
+    claims = {c.id: c for c in t1.make_claims(
+        _seeded({"parabolic": 90.0, "hamiltonian": 93.0, "second_order": 91.5},
+                {"parabolic": 0.1, "hamiltonian": 0.1, "second_order": 0.1}),
+        counts, "digits", conv)}
+    assert "Not converged: Parabolic seed 0" in claims["ranking"].note
+    assert "Not converged" in claims["comparable_accuracy"].note
+
+
 def test_crop_flip_is_seeded_and_keeps_shape():
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
     a = t1.crop_flip(x, torch.Generator().manual_seed(1))
@@ -229,6 +270,14 @@ GOOD_T1 = {"dataset": "digits", "variants": ["parabolic"], "widths": [4], "steps
            "h": 1.0, "box": 1.0, "epochs": 1, "batch_size": 8, "lr": 0.1, "momentum": 0.9,
            "weight_decay": 0.0, "smooth_weight": 0.0, "milestones": [], "gamma": 0.2,
            "augment": False, "max_train": 0, "seed": 0, "threads": 1, "device": "cpu"}
+
+
+@pytest.mark.parametrize("key,value", [("seeds", [0, 0]), ("seeds", [-1]),
+                                       ("plateau", {"patience": 0}),
+                                       ("plateau", {"patiense": 3})])
+def test_table1_bad_seeds_and_plateau_name_the_key(key, value):
+    with pytest.raises(ParamError, match=rf"ruthotto_haber\.table1\.{key}"):
+        t1.read_config({**GOOD_T1, key: value})
 
 
 @pytest.mark.parametrize("key,value", [("variants", ["elliptic"]), ("widths", [4, -1]),

@@ -43,6 +43,7 @@ from nnde.stage import (
     get_choice,
     get_list,
     get_number,
+    get_threads,
     load_params,
     positive_float,
     run_main,
@@ -341,7 +342,7 @@ def read_config(p: dict) -> dict:
         "grid_points": get_number(p, "grid_points", sec, kind=int, ge=2),
         "near_threshold": get_list(p, "near_threshold", positive_float, sec),
         "device": get_choice(p, "device", ("cpu", "cuda"), sec),
-        "threads": get_number(p, "threads", sec, kind=int, ge=1),
+        "threads": get_threads(p, "threads", sec),
     }
     if cfg["N_min_factor"] >= 1:
         raise ParamError(f"{sec}.N_min_factor", f"is {cfg['N_min_factor']}", "a number < 1")

@@ -32,6 +32,7 @@ from nnde.stage import (
     fmt,
     get_list,
     get_number,
+    get_threads,
     load_params,
     positive_float,
     positive_int,
@@ -216,7 +217,7 @@ def read_config(p: dict) -> dict:
         "flat_slope": get_number(p, "flat_slope", sec, gt=0),
         "linear_slope": get_number(p, "linear_slope", sec, gt=0),
         "seed": get_number(p, "seed", sec, kind=int, ge=0),
-        "threads": get_number(p, "threads", sec, kind=int, gt=0),
+        "threads": get_threads(p, "threads", sec),
     }
 
 

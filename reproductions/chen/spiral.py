@@ -21,7 +21,7 @@ import torch
 
 from nnde.integrators import solve
 from nnde.models.chen import CubicMLP, cubic_spiral_energy, cubic_spiral_field
-from nnde.stage import StageOutputs, check, fmt, get_number, load_params, run_main
+from nnde.stage import StageOutputs, check, fmt, get_number, get_threads, load_params, run_main
 from nnde.train import seed_everything, set_threads
 
 PAPER, STAGE = "chen", "spiral"
@@ -148,7 +148,7 @@ def read_config(p: dict) -> dict:
         "log_every": get_number(p, "log_every", sec, kind=int, gt=0),
         "loss_ratio": get_number(p, "loss_ratio", sec, gt=0, le=1),
         "seed": get_number(p, "seed", sec, kind=int, ge=0),
-        "threads": get_number(p, "threads", sec, kind=int, gt=0),
+        "threads": get_threads(p, "threads", sec),
     }
     if cfg["window"] >= cfg["points"]:
         from nnde.errors import ParamError

@@ -37,6 +37,7 @@ from nnde.stage import (
     get_choice,
     get_list,
     get_number,
+    get_threads,
     load_params,
     positive_int,
     run_main,
@@ -252,7 +253,7 @@ def read_config(p: dict) -> dict:
         "lr": get_number(p, "lr", sec, gt=0),
         "obs_std": get_number(p, "obs_std", sec, gt=0),
         "seed": get_number(p, "seed", sec, kind=int, ge=0),
-        "threads": get_number(p, "threads", sec, kind=int, gt=0),
+        "threads": get_threads(p, "threads", sec),
     }
     too_many = [n for n in cfg["observed"] if n > cfg["n_points"]]
     if too_many:

@@ -67,6 +67,7 @@ from nnde.stage import (
     fmt,
     get_list,
     get_number,
+    get_threads,
     load_params,
     one_of,
     positive_int,
@@ -303,7 +304,7 @@ def gamma_of(arch: str, cfg: dict) -> float:
 def run_cell(arch: str, depth: int, cfg: dict, keep: bool = False) -> dict:
     """Train the E = |data sets| × |seeds| members of one (architecture, depth) cell side
     by side and measure them. Returns {"rows": [...], "extra": {...}} (picklable)."""
-    set_threads(cfg["threads"])
+    set_threads(cfg["threads"], cfg["workers"])
     w, T, E = cfg["width"], cfg["T"], len(cfg["datasets"]) * len(cfg["seeds"])
     h = T / depth
     members, classes, xt, yt, xv, yv = member_data(
@@ -729,7 +730,7 @@ def read_config(p: dict) -> dict:
         "n_perturbations": get_number(p, "n_perturbations", sec, kind=int, gt=0),
         "eig_points": get_number(p, "eig_points", sec, kind=int, gt=0),
         "workers": get_number(p, "workers", sec, kind=int, gt=0),
-        "threads": get_number(p, "threads", sec, kind=int, gt=0),
+        "threads": get_threads(p, "threads", sec),
     }
     if cfg["width"] % 2:
         raise ParamError(f"{sec}.width", f"is {cfg['width']}", "an even integer >= 2")

@@ -36,6 +36,7 @@ from nnde.stage import (
     fmt,
     get_list,
     get_number,
+    get_threads,
     load_params,
     positive_int,
     run_main,
@@ -263,7 +264,7 @@ def read_config(p: dict) -> dict:
         "reference_steps": get_number(p, "reference_steps", sec, kind=int, gt=0),
         "seeds": get_list(p, "seeds", seed, sec),
         "slope_tolerance": get_number(p, "slope_tolerance", sec, gt=0),
-        "threads": get_number(p, "threads", sec, kind=int, ge=0),
+        "threads": get_threads(p, "threads", sec),
     }
     cfg["layers"] = sorted(set(cfg["layers"]))
     if len(cfg["layers"]) < 3:

@@ -44,6 +44,7 @@ from nnde.stage import (
     get_choice,
     get_list,
     get_number,
+    get_threads,
     load_params,
     positive_float,
     run_main,
@@ -476,7 +477,7 @@ def read_config(p: dict) -> dict:
         "energy_steps": get_number(p, "energy_steps", sec, kind=int, gt=1),
         "trained": get_choice(p, "trained", (True, False), sec),
         "seed": get_number(p, "seed", sec, kind=int, ge=0),
-        "threads": get_number(p, "threads", sec, kind=int, ge=0),
+        "threads": get_threads(p, "threads", sec),
     }
 
 
