@@ -65,3 +65,53 @@ def test_invalid_verdict_is_rejected(tmp_path):
 def test_empty_report_says_so(tmp_path):
     html = render(tmp_path)
     assert "No claims yet" in html
+
+
+def test_missing_or_empty_claims_of_a_paper_stage_is_an_error(tmp_path):
+    write_stage(tmp_path)
+    p = tmp_path / "data/belkin/demo.claims.json"
+    p.write_text(json.dumps({"paper": "belkin", "stage": "demo", "claims": []}))
+    with pytest.raises(DataFileError, match="demo.claims.json is empty"):
+        render(tmp_path)
+    p.unlink()
+    with pytest.raises(DataFileError, match="demo.claims.json is missing"):
+        render(tmp_path)
+
+
+def test_a_stage_that_writes_no_claims_fails_and_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match="wrote no claims"):
+        with StageOutputs("belkin", "quiet", "T", data_root=tmp_path / "data",
+                          figure_root=tmp_path / "reports/figures") as out:
+            out.text("no claims here")
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_scorecard_counts_experiments_checks_and_inconclusive_apart(tmp_path):
+    with StageOutputs("chen", "mix", "T", data_root=tmp_path / "data",
+                      figure_root=tmp_path / "reports/figures") as out:
+        out.claims([
+            check("e1", "exp ok", paper="p", ours="o", rule="r", passed=True),
+            check("e2", "exp below floor", paper="p", ours="o", rule="r", passed=True,
+                  competent=False, floor="beats chance by 10 pp"),
+            check("c1", "an identity", paper="p", ours="o", rule="r", passed=True,
+                  kind="check"),
+        ])
+    claims = json.loads((tmp_path / "data/chen/mix.claims.json").read_text())["claims"]
+    by = {c["id"]: c for c in claims}
+    # below the floor the verdict is inconclusive although `passed` was True
+    assert by["e2"]["verdict"] == "inconclusive" and "Floor: beats chance" in by["e2"]["rule"]
+    assert by["c1"]["kind"] == "check" and by["e1"]["kind"] == "experiment"
+    from nnde.report.build import collect_stages, scorecard
+
+    _, counts = scorecard(collect_stages(tmp_path))
+    assert counts["experiment"] == {"reproduced": 1, "partly": 0, "not reproduced": 0,
+                                    "inconclusive": 1}
+    assert counts["check"]["reproduced"] == 1 and sum(counts["check"].values()) == 1
+    html = render(tmp_path)
+    assert 'class="verdict v-inconclusive">inconclusive: 1' in html
+    assert "<caption>Checks</caption>" in html
+
+
+def test_bad_claim_kind_is_rejected():
+    with pytest.raises(ValueError, match="kind"):
+        check("x", "s", paper="p", ours="o", rule="r", passed=True, kind="opinion")

@@ -36,7 +36,14 @@ import yaml
 from .errors import NndeError, ParamError
 
 PROFILES = ("small", "paper", "tiny")
-VERDICTS = ("reproduced", "partly", "not reproduced")
+#: "inconclusive": the models a comparison rests on did not reach the floor the claim
+#: states (they did not learn, or did not converge), so the data say nothing either way.
+VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
+#: "experiment": evidence about the paper (a trained or measured outcome that could have
+#: come out otherwise); "check": a consequence of mathematics or of how we built the
+#: experiment (an identity, a weight count), worth showing because it tests our code, but
+#: not evidence about the paper. The scorecard counts the two apart.
+CLAIM_KINDS = ("experiment", "check")
 
 
 # --------------------------------------------------------------------------- params
@@ -196,10 +203,13 @@ class Claim:
     rule: str
     verdict: str
     note: str = ""
+    kind: str = "experiment"
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} not in {VERDICTS}")
+        if self.kind not in CLAIM_KINDS:
+            raise ValueError(f"claim kind {self.kind!r} not in {CLAIM_KINDS}")
 
 
 def check(
@@ -212,11 +222,26 @@ def check(
     passed: bool,
     partly: bool = False,
     note: str = "",
+    kind: str = "experiment",
+    competent: bool = True,
+    floor: str = "",
 ) -> Claim:
-    """Make a :class:`Claim` whose verdict follows from ``passed`` (and ``partly``)."""
+    """Make a :class:`Claim` whose verdict follows from ``passed`` (and ``partly``).
+
+    A comparison between trained models first checks each model against a floor the
+    claim states (``floor``, e.g. "each model beats predicting the majority class by
+    10 pp"); ``competent=False`` (some model is below it) makes the verdict
+    ``inconclusive`` whatever ``passed`` says, and the floor is added to the rule."""
     passed, partly = bool(passed), bool(partly)
-    verdict = "reproduced" if passed else ("partly" if partly else "not reproduced")
-    return Claim(id, statement, str(paper), str(ours), rule, verdict, note)
+    if floor:
+        rule = f"{rule}. Floor: {floor}; below it the verdict is inconclusive"
+    if not competent:
+        verdict = "inconclusive"
+        note = " ".join(t for t in ("A model is below the floor the claim states, so the "
+                                    "comparison says nothing about the paper.", note) if t)
+    else:
+        verdict = "reproduced" if passed else ("partly" if partly else "not reproduced")
+    return Claim(id, statement, str(paper), str(ours), rule, verdict, note, kind)
 
 
 def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None) -> str:
@@ -310,6 +335,8 @@ class StageOutputs:
     _text: str = ""
     _params: dict = field(default_factory=dict)
     _extra: dict = field(default_factory=dict)
+    #: True only for sections that are not a paper's stage (benchmarks, sweeps)
+    no_claims: bool = False
 
     # -- paths
     @property
@@ -409,6 +436,10 @@ class StageOutputs:
 
     # -- commit
     def _finalise(self) -> None:
+        if not self._claims and not self.no_claims:
+            raise ValueError(
+                f"stage {self.paper}.{self.stage} wrote no claims: every reproduction stage "
+                "checks at least one claim of its paper (StageOutputs.claims)")
         claims = [asdict(c) for c in (self._claims or [])]
         self.write_text(
             self.data_dir / f"{self.stage}.claims.json",

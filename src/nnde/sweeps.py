@@ -128,7 +128,8 @@ def write_sweeps(root: str | Path = ".", exp_show: list[dict] | None = None) -> 
                         "`dvc exp run --queue -S ...` and run `dvc queue start`")
     summary = summarise(exps)
     with StageOutputs("sweeps", "experiments", "Sweeps over DVC experiments",
-                      data_root=root / "data", figure_root=root / "reports/figures") as out:
+                      data_root=root / "data", figure_root=root / "reports/figures",
+                      no_claims=True) as out:
         out.text(
             f"{len(exps)} finished DVC experiments, grouped by the parameters that vary "
             "between them except seeds; each metric as mean ± std (ddof = 1) over the "

@@ -213,7 +213,7 @@ def write_peers_section(root=".", quick=False):
         peers, ov, fl, mem, wp = peers_section(quick)
         targets = _targets(peers, ov, mem)
         title = "Benchmarks: nnde beside torchdiffeq, overhead, memory, work-precision"
-        with StageOutputs("benchmarks", "peers", title) as out:
+        with StageOutputs("benchmarks", "peers", title, no_claims=True) as out:
             out.text(
                 "Measured by `nnde bench report` on this machine, one thread "
                 f"(NNDE_BENCH_THREADS={os.environ.get(M.THREADS_ENV, 1)}). Ratios are medians "

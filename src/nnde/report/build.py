@@ -22,7 +22,7 @@ import jinja2
 import yaml
 
 from ..errors import DataFileError
-from ..stage import VERDICTS, atomic_write_text
+from ..stage import CLAIM_KINDS, VERDICTS, atomic_write_text
 
 #: Papers in report order: key (folder under data/) → citation and one-line summary.
 PAPERS = {
@@ -109,9 +109,18 @@ def collect_stages(root: Path) -> list[Stage]:
         sec = _load_json(sec_path)
         claims_path = sec_path.with_name(sec_path.name.replace(".section.json", ".claims.json"))
         claims = _load_json(claims_path)["claims"] if claims_path.exists() else []
+        if sec["paper"] not in PROJECT_SECTIONS and not claims:
+            state = "is empty" if claims_path.exists() else "is missing"
+            raise DataFileError(
+                f"{claims_path} {state}: every reproduction stage writes its checked claims; "
+                f"re-run the stage (`dvc repro`) or remove its stale {sec_path.name}")
         for c in claims:
             if c.get("verdict") not in VERDICTS:
                 raise DataFileError(f"{claims_path}: claim {c.get('id')!r} has no valid verdict")
+            c.setdefault("kind", "experiment")
+            if c["kind"] not in CLAIM_KINDS:
+                raise DataFileError(f"{claims_path}: claim {c.get('id')!r} has kind "
+                                    f"{c['kind']!r}; valid: {', '.join(CLAIM_KINDS)}")
         figures = [
             {"src": _inline_png(f["path"], root), "caption": f["caption"], "path": f["path"]}
             for f in sec.get("figures", [])
@@ -199,12 +208,19 @@ def provenance(root: Path) -> dict:
 
 
 def scorecard(stages: list[Stage]) -> tuple[list[dict], dict]:
+    """All claims as rows, and the verdict counts per kind: ``{"experiment": {verdict: n},
+    "check": {verdict: n}}``. Experiments are the suite's result; checks (identities,
+    counts) are listed apart."""
     rows = []
     for s in stages:
         for c in s.claims:
-            rows.append({"paper": s.paper, "stage": s.stage, "anchor": f"{s.paper}-{s.stage}", **c})
-    counts = Counter(r["verdict"] for r in rows)
-    return rows, {v: counts.get(v, 0) for v in VERDICTS}
+            rows.append({"paper": s.paper, "stage": s.stage, "anchor": f"{s.paper}-{s.stage}",
+                         **c})
+    counts = {}
+    for kind in CLAIM_KINDS:
+        n = Counter(r["verdict"] for r in rows if r.get("kind", "experiment") == kind)
+        counts[kind] = {v: n.get(v, 0) for v in VERDICTS}
+    return rows, counts
 
 
 def render(root: str | os.PathLike = ".") -> str:
