@@ -44,6 +44,42 @@ def test_peer_gate_flags_a_doubled_step_and_passes_unchanged(monkeypatch):
     assert [r.key for r in P.gate(slowed, base)] == [again[0].key], P.table(slowed, base)
 
 
+def test_peer_gate_sees_a_slower_field_module(monkeypatch):
+    """The peer side integrates a plain-torch copy of the dense field, so a slowdown in
+    nnde.fields shows in ours ÷ torchdiffeq instead of cancelling out."""
+    from nnde.fields import DenseField
+
+    pairs = [(C.Case.from_id(EULER_FWD), C.Case("torchdiffeq.euler", "dense"))]
+    base = {r.key: r.ratio for r in P.measure(pairs, rounds=5, samples=5)}
+    orig = DenseField.forward
+
+    def slow(self, t, y):  # three times the field's work, the same result
+        orig(self, t, y)
+        orig(self, t, y)
+        return orig(self, t, y)
+
+    monkeypatch.setattr(DenseField, "forward", slow)
+    slowed = P.measure(pairs, rounds=5, samples=5)
+    assert slowed[0].max_abs_diff == 0.0  # same weights on both sides
+    assert [r.key for r in P.gate(slowed, base)] == [slowed[0].key], P.table(slowed, base)
+
+
+def test_peer_gate_fails_a_faster_but_wrong_solver(monkeypatch):
+    pairs = [(C.Case.from_id(EULER_FWD), C.Case("torchdiffeq.euler", "dense"))]
+    orig = ExplicitRK.integrate_fixed
+
+    def off(self, *args, **kwargs):
+        y, nfe = orig(self, *args, **kwargs)
+        return y + 1e-2, nfe
+
+    monkeypatch.setattr(ExplicitRK, "integrate_fixed", off)
+    rows = P.measure(pairs, rounds=3, samples=3)
+    assert P.wrong(rows[0]) and rows[0].max_abs_diff > P.OUTPUT_TOL
+    # flagged even against a baseline that any speed would pass
+    assert P.gate(rows, {rows[0].key: 1e9}) == rows
+    assert "WRONG OUTPUT" in P.table(rows)
+
+
 def test_committed_peer_baseline_covers_the_gate_pairs():
     base = P.load_baseline(ROOT / P.BASELINE)
     keys = {

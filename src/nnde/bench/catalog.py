@@ -247,6 +247,22 @@ def _make_field(problem: str, size: Size, dtype, device):
     return field, y0
 
 
+class ReferenceDense(torch.nn.Module):
+    """The dense field σ(y Kᵀ + b) with σ = tanh, written here with plain torch ops for the
+    *peer* side of ours ÷ torchdiffeq: it shares the weights of the library's
+    ``DenseField`` but none of its code, so a slowdown (or a change) in ``nnde.fields``
+    shows in the ratio instead of cancelling out. Keep it as it is: it is the yardstick."""
+
+    def __init__(self, field):
+        super().__init__()
+        self.width = field.width
+        self.K = torch.nn.Parameter(field.K.detach().clone())
+        self.b = torch.nn.Parameter(field.b.detach().clone())
+
+    def forward(self, t, y):
+        return torch.tanh(torch.addmm(self.b, y, self.K.t()))
+
+
 def _gen():
     return torch.Generator().manual_seed(SEED + 1)
 
@@ -316,6 +332,8 @@ def build(case: Case, *, steps: int | None = None, tol: tuple | None = None) -> 
         size = Size(size.width, min(size.batch, IMPLICIT_BATCH), size.steps)
     dtype = torch.float64 if implicit else torch.float32
     field, y0 = _make_field(case.problem, size, dtype, case.device)
+    if case.integrator.startswith("torchdiffeq.") and case.problem == "dense":
+        field = ReferenceDense(field)  # the peer's field: same weights, none of our code
     counter = _Counter(field)
     solver = _solver(case, field, dtype, steps, tol)
     counted = _solver(case, counter, dtype, steps, tol)

@@ -92,6 +92,11 @@ def run(args: argparse.Namespace) -> None:
         if args.save:
             P.save_baseline(rows, args.save, threshold=th)
             print(f"baseline written to {args.save}")
+        bad_out = [r for r in rows if P.wrong(r)]
+        if bad_out:
+            print(f"regression: outputs differ from torchdiffeq's same table by more than "
+                  f"{P.OUTPUT_TOL:g}", file=sys.stderr)
+            raise SystemExit(1)
         if base is not None and P.gate(rows, base, th):
             print("regression: a ratio exceeds its baseline × threshold", file=sys.stderr)
             raise SystemExit(1)

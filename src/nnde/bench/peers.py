@@ -9,7 +9,12 @@ outputs (max-abs difference of y(T)).
 ``gate(rows, baseline, threshold)``: a ratio is a regression when it exceeds the
 saved baseline ratio × ``threshold`` (default 1.5). A ratio, not a time, is compared
 with the baseline, so the baseline carries over between machines of similar kind and
-between quiet and loaded hours.
+between quiet and loaded hours. A same-table pair whose outputs differ by more than
+``OUTPUT_TOL`` also fails, however fast: a solver that became wrong is a regression.
+
+The peer side integrates :class:`nnde.bench.catalog.ReferenceDense`, a plain-torch copy
+of the dense field with the same weights, so a slowdown in the library's field module
+does not cancel out of the ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from nnde.bench import catalog as C
 from nnde.bench import measure as M
 
 THRESHOLD = 1.5
+#: largest max|y_ours(T) − y_peer(T)| accepted for a same-table pair (float32; the
+#: committed baseline's pairs differ by at most 3e-6)
+OUTPUT_TOL = 1e-4
 CLOCK = "cpu"  # CPU time on CPU: preemption by other processes is not counted
 BASELINE = Path("benchmarks/baseline/peers-cpu.json")
 # The gate's pairs: every shared method on the dense field, forward and forward+backward.
@@ -109,9 +117,19 @@ def save_baseline(rows: list[PeerRow], path=BASELINE, **meta) -> None:
     )
 
 
-def gate(rows: list[PeerRow], baseline: dict[str, float], threshold=THRESHOLD):
-    """Rows whose ratio exceeds baseline × threshold (rows without a baseline pass)."""
-    return [r for r in rows if r.key in baseline and r.ratio > baseline[r.key] * threshold]
+def wrong(r: PeerRow, tol=OUTPUT_TOL) -> bool:
+    """A same-table pair whose outputs differ beyond ``tol`` (or are not finite)."""
+    if not r.same_table or r.max_abs_diff is None:
+        return False
+    return not r.max_abs_diff <= tol  # NaN counts as wrong
+
+
+def gate(rows: list[PeerRow], baseline: dict[str, float], threshold=THRESHOLD,
+         tol=OUTPUT_TOL):
+    """Rows whose ratio exceeds baseline × threshold (rows without a baseline pass the
+    time check), and same-table rows whose outputs differ beyond ``tol``."""
+    return [r for r in rows if wrong(r, tol)
+            or (r.key in baseline and r.ratio > baseline[r.key] * threshold)]
 
 
 def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, threshold=THRESHOLD):
@@ -127,6 +145,8 @@ def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, thresho
             if b is None
             else (f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok")
         )
+        if wrong(r):
+            verdict = f"WRONG OUTPUT (> {OUTPUT_TOL:g})" + (f"; {verdict}" if verdict else "")
         diff = "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e}"
         lines.append(
             f"{r.ours:9s} {r.peer:19s} {r.problem:17s} {r.pass_:8s} {r.ours_ms:8.3f} "
