@@ -15,7 +15,9 @@ every 3×3 kernel of the trained ``table1`` networks (and of their initialisatio
 h = 1, grouping the coefficients by total derivative order: reaction (order 0),
 convection (order 1), diffusion (order 2: ∂ₓₓ, ∂ᵧᵧ, ∂ₓ∂ᵧ) and higher (orders 3–4). The
 share of each group is Σβ² in the group over Σβ² — a convention (the basis is not
-orthogonal), stated here so the numbers are read as such.
+orthogonal), stated here so the numbers are read as such. Random kernels already spread
+Σβ² over every group, so the claim about trained kernels compares each kernel with its own
+initialisation: how much of its Σβ² training moved from one group to another.
 """
 
 from __future__ import annotations
@@ -39,11 +41,20 @@ from nnde.stage import (
 )
 
 PAPER, STAGE = "ruthotto_haber", "stencils"
+#: Every claim id :func:`make_claims` can produce.
+CLAIM_IDS = ("beta_map_nonsingular", "trained_kernels_use_all_three")
 WEIGHTS = Path("data/ruthotto_haber/table1_weights.npz")
 NAMES = ("reaction", "convection", "diffusion")
 #: derivative order of each basis stencil
 ORDER = {"reaction": 0, "convection": 1, "diffusion": 2}
 GROUPS = ("reaction", "convection", "diffusion", "higher")
+#: Each of reaction, convection and diffusion holds at least this share of Σβ² (trained).
+MIN_SHARE = 0.05
+#: Training "learns the operator" when a kernel's mix moves by at least this much: the mean
+#: over kernels of the total-variation distance ½ Σ_g |share_trained − share_initial|
+#: between its trained and its initial group shares, i.e. the fraction of Σβ² that moved
+#: from one group to another (partly: half of it).
+MIN_SHIFT = 0.10
 
 
 def beta_matrix(h: float) -> np.ndarray:
@@ -100,6 +111,17 @@ def kernel_shares(models: dict, weights: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def share_shift(shares: pd.DataFrame) -> pd.Series:
+    """Per kernel (variant, stage, field): the total-variation distance
+    ½ Σ_g |share_trained − share_initial| over the four groups between the trained kernel
+    and the same kernel at initialisation (0: the same mix, 1: no group in common)."""
+    key = ["variant", "stage", "field"]
+    tr = shares[shares.weights == "trained"].set_index(key)[list(GROUPS)]
+    init = shares[shares.weights == "initial"].set_index(key)[list(GROUPS)]
+    both = tr.index.intersection(init.index)
+    return 0.5 * (tr.loc[both] - init.loc[both]).abs().sum(axis=1)
+
+
 def make_claims(det: pd.DataFrame, shares: pd.DataFrame | None):
     claims = [check(
         "beta_map_nonsingular",
@@ -113,26 +135,37 @@ def make_claims(det: pd.DataFrame, shares: pd.DataFrame | None):
         rule="det ≠ 0 and |det·h³ + 1| ≤ 1e-9 at every h",
         passed=bool((det.det != 0).all() and (det.sigma_min > 0).all()
                     and det.relative_error.max() <= 1e-9),
+        note="A check: det M(h) = −1/h³ is an identity; computing it tests our β-map.",
+        kind="check",
     )]
     if shares is not None and len(shares):
         tr = shares[shares.weights == "trained"][list(GROUPS)].mean()
         init = shares[shares.weights == "initial"][list(GROUPS)].mean()
-        low = tr[["reaction", "convection", "diffusion"]].min()
+        low = float(tr[["reaction", "convection", "diffusion"]].min())
+        shift = share_shift(shares)
+        moved = float(shift.mean()) if len(shift) else float("nan")
+        all_three = low >= MIN_SHARE
         claims.append(check(
             "trained_kernels_use_all_three",
-            "Trained 3×3 kernels combine reaction, convection and diffusion (each a "
-            "non-negligible part of the operator)",
-            paper="the lecture's stencil slide: convolutions are combinations of the three",
-            ours="mean share of Σβ², trained: " + ", ".join(f"{g} {fmt(tr[g], 3)}"
-                                                         for g in GROUPS)
+            "Training learns the operator (§2, convolutions as differential operators: the "
+            "coefficients β of reaction, convection and diffusion are what the network "
+            "learns): the trained 3×3 kernels are a different mix of the three than at "
+            "initialisation, and still combine all three",
+            paper="§2: a 3×3 convolution is a combination of reaction, convection and "
+            "diffusion whose coefficients β are learned from data (θ ↦ β non-singular)",
+            ours=f"mean over {len(shift)} kernels of the mix moved by training (TV distance "
+            f"of the group shares, trained vs initial): {fmt(moved, 3)}; mean share of Σβ², "
+            "trained: " + ", ".join(f"{g} {fmt(tr[g], 3)}" for g in GROUPS)
             + "; at initialisation: " + ", ".join(f"{g} {fmt(init[g], 3)}" for g in GROUPS),
-            rule="each of reaction, convection, diffusion ≥ 5 % of Σβ² (trained)",
-            passed=low >= 0.05,
-            note="Shares depend on the (non-orthogonal) basis and on h = 1; compare trained "
-            "with initial rather than reading absolute values. Training moved the mean "
-            f"shares by at most {fmt(float((tr - init).abs().max()), 2)}: at this scale the "
-            "mix of reaction, convection and diffusion is mostly that of the random "
-            "initialisation.",
+            rule=f"mean TV distance between each kernel's trained and initial shares ≥ "
+            f"{MIN_SHIFT:g} (partly: ≥ {MIN_SHIFT / 2:g}), and each of reaction, "
+            f"convection, diffusion ≥ {MIN_SHARE:.0%} of Σβ² after training",
+            passed=all_three and moved >= MIN_SHIFT,
+            partly=all_three and moved >= MIN_SHIFT / 2,
+            note="Untrained kernels already hold every group (random kernels spread Σβ² over "
+            "all nine products), so the claim rests on the change training makes, kernel by "
+            "kernel. Shares depend on the (non-orthogonal) basis and on h = 1. Training "
+            f"moved the mean shares by at most {fmt(float((tr - init).abs().max()), 2)}.",
         ))
     return claims
 
@@ -179,12 +212,14 @@ def _table1():
 
 
 def initial_models(meta: dict) -> dict:
-    """The networks as table1 initialised them (same seed, same construction order)."""
+    """The networks as table1 initialised them (same seed, same construction order):
+    the saved weights are those of the run seeded ``weights_seed`` (older weight files,
+    without it, were trained from ``seed``)."""
     from nnde.models.ruthotto_haber import PDECNN
 
     out = {}
     for v in meta["variants"]:
-        torch.manual_seed(meta["seed"])
+        torch.manual_seed(meta.get("weights_seed", meta["seed"]))
         out[v] = PDECNN(v, meta["widths"], meta["in_channels"], meta["num_classes"],
                         steps=meta["steps"], h=meta["h"], box=meta["box"]).eval()
     return out
