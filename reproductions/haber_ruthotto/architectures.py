@@ -87,6 +87,16 @@ ARCHS = {
     "second_order": ("second_order", "leapfrog", "second order, leapfrog"),
 }
 STABLE = ("antisym_euler", "antisym_rk4", "hamiltonian", "second_order")
+#: Every claim id :func:`make_claims` can produce (all experiments on trained networks).
+CLAIM_IDS = (
+    "stable_archs_M_bounded_in_depth",
+    "resnet_M_departs_with_depth",
+    "stable_archs_comparable_accuracy",
+    "antisym_euler_gamma0_unstable",
+)
+#: The accuracy comparison's floor: every model beats predicting the majority class of
+#: its validation set by this much (validation accuracy).
+ACC_FLOOR_MARGIN = 0.10
 #: Methods whose scalar test equation is the two-step recursion r² − (2 + z²) r + 1 = 0.
 TWO_STEP = ("verlet", "leapfrog", "symplectic_euler")
 
@@ -338,6 +348,8 @@ def run_cell(arch: str, depth: int, cfg: dict, keep: bool = False) -> dict:
         diverged, seconds = str(exc), time.perf_counter() - t0
     g_first, g_last = member_grad_norms(packed, xt, yt)
     acc_t, acc_v = _accuracy(packed, xt, yt), _accuracy(packed, xv, yv)
+    # the trivial baseline: predict the member's most frequent validation class
+    majority = [float(torch.bincount(yv[:, e]).max()) / len(yv) for e in range(E)]
 
     # diagnostics in float64 on the trained weights
     st64 = build_stack(arch, E * w, depth, h, cfg["gamma"], cfg["higher"]).double()
@@ -368,6 +380,7 @@ def run_cell(arch: str, depth: int, cfg: dict, keep: bool = False) -> dict:
         row = {
             "arch": arch, "depth": depth, "h": h, "dataset": d, "seed": s,
             "integrator": method, "train_acc": acc_t[e], "val_acc": acc_v[e],
+            "majority_val": majority[e],
             "M": M[e], "M_min": M_min[e], "M_median": float(ratios[:, e].median()),
             "grad_first_init": g0_first[e], "grad_last_init": g0_last[e],
             "grad_first": g_first[e], "grad_last": g_last[e],
@@ -456,7 +469,17 @@ def breakdown(df: pd.DataFrame, tol: float = 0.01) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def make_claims(df: pd.DataFrame, band: float = 2.0, acc_tol: float = 0.05):
+def majority_baseline(df: pd.DataFrame) -> pd.Series:
+    """Per row, the validation accuracy of predicting the majority class: the stage's
+    ``majority_val`` column, or 1/classes (5 for peaks, else 2) for tables without it."""
+    chance = df.dataset.map(lambda d: 1 / 5 if d == "peaks" else 1 / 2).astype(float)
+    if "majority_val" in df:
+        return df.majority_val.fillna(chance).clip(lower=chance)
+    return chance
+
+
+def make_claims(df: pd.DataFrame, band: float = 2.0, acc_tol: float = 0.05,
+                margin: float = ACC_FLOOR_MARGIN):
     """The paper's claims, each checked against the measured table (see the rules)."""
     s = summary(df)
     depths = sorted(df.depth.unique())
@@ -467,23 +490,35 @@ def make_claims(df: pd.DataFrame, band: float = 2.0, acc_tol: float = 0.05):
         t = s[s.arch == arch].sort_values("depth")
         return list(zip(t.depth, t[col], strict=True))
 
-    if stable:
-        cells = [(a, n, m) for a in stable for n, m in series(a, "M")]
-        inside = [abs(math.log(m)) <= math.log(band) for _, _, m in cells]
+    if stable and len(depths) > 1:
+        # Haber & Ruthotto §3: Re λ(K(t)) ≈ 0 (with a step inside the integrator's
+        # region) makes the forward propagation stable, M bounded independently of the
+        # number of layers at fixed T (h = T/N); it does not say M ≈ 1. So: M must not
+        # grow as the net deepens past the middle depth of the sweep.
+        n_ref = depths[(len(depths) - 1) // 2]
+        deeper = [n for n in depths if n > n_ref]
+        bounded, worst = {}, {}
+        for a in stable:
+            m = dict(series(a, "M"))
+            vals = [m[n_ref], *(m[n] for n in deeper)]
+            # a diverged cell (M not finite) or a collapsed reference is not bounded
+            ok = all(math.isfinite(v) for v in vals) and m[n_ref] > 0
+            worst[a] = max(vals[1:]) / m[n_ref] if ok else math.inf
+            bounded[a] = bool(worst[a] <= band)
         claims.append(check(
-            "stable_archs_M_near_1",
+            "stable_archs_M_bounded_in_depth",
             "Antisymmetric, Hamiltonian and second-order networks keep the stability "
-            "constant M near 1 at every depth",
-            paper="M ≈ 1 (stable forward propagation), independent of depth",
+            "constant M bounded as the number of layers grows at fixed T (§3)",
+            paper="Re λ(K(t)) ≈ 0: M bounded independently of the number of layers "
+                  "(§3; not M ≈ 1)",
             ours="; ".join(f"{a}: " + ", ".join(f"{fmt(m, 3)} (N={n})" for n, m in series(a, "M"))
                            for a in stable),
-            rule=f"median M over data sets and seeds within [1/{band:g}, {band:g}] for every "
-                 "stable architecture and depth (partly: in most cells)",
-            passed=all(inside), partly=np.mean(inside) > 0.5,
-            note="Cells outside the band: " + (", ".join(
-                f"{a} N={n} (M = {fmt(m, 3)})" for (a, n, m), ok in zip(cells, inside,
-                                                                         strict=True)
-                if not ok) or "none") + ".",
+            rule=f"per stable architecture, with M the median over data sets and seeds: "
+                 f"max M over the depths above the middle one (N > {n_ref}) ≤ {band:g} × "
+                 f"M(N = {n_ref}), for every stable architecture (partly: for most)",
+            passed=all(bounded.values()), partly=np.mean(list(bounded.values())) > 0.5,
+            note=f"max M(N > {n_ref}) / M(N = {n_ref}): " + ", ".join(
+                f"{a} {fmt(r, 3)}" for a, r in worst.items()) + ".",
         ))
     if "resnet" in set(s.arch) and len(depths) > 1:
         rs = series("resnet", "M")
@@ -506,6 +541,12 @@ def make_claims(df: pd.DataFrame, band: float = 2.0, acc_tol: float = 0.05):
         per = df.groupby(["arch", "depth"]).val_acc.mean()  # mean over data sets & seeds
         gaps = {(a, n): per[(a, n)] - per[("resnet", n)] for a in stable for n in depths}
         ok = [g >= -acc_tol for g in gaps.values()]
+        # the floor: every model compared beats predicting its majority class by `margin`
+        cmp = df[df.arch.isin(["resnet", *stable])]
+        base = majority_baseline(cmp)
+        below = cmp[~(cmp.val_acc - base >= margin - 1e-12)]  # NaN accuracy is below
+        base_txt = ", ".join(f"{d} {fmt(v, 2)}" for d, v in
+                             base.groupby(cmp.dataset, sort=False).median().items())
         claims.append(check(
             "stable_archs_comparable_accuracy",
             "Stable architectures reach validation accuracy comparable to the plain ResNet",
@@ -516,9 +557,17 @@ def make_claims(df: pd.DataFrame, band: float = 2.0, acc_tol: float = 0.05):
                  f"{acc_tol:g} at every depth, for every stable architecture "
                  "(partly: in most cells)",
             passed=all(ok), partly=np.mean(ok) > 0.5,
+            floor=f"each model (architecture × depth × data set × seed) beats predicting "
+                  f"the majority class of its validation set (≥ 1/classes; median {base_txt})"
+                  f" by {margin * 100:g} pp of validation accuracy",
+            competent=below.empty,
             note="Cells below: " + (", ".join(f"{a} N={n} ({fmt(g, 2)})"
                                             for (a, n), g in gaps.items() if g < -acc_tol)
-                                  or "none") + ".",
+                                  or "none") + "." + (
+                " Models below the floor: " + ", ".join(
+                    f"{r.arch} N={r.depth} {r.dataset} seed {r.seed} "
+                    f"({fmt(r.val_acc, 3)})" for r in below.itertuples(index=False))
+                + "." if len(below) else ""),
         ))
     if "M_euler" in df:
         d = df[df.M_euler.notna()]
@@ -775,8 +824,9 @@ def main() -> None:
             "neighbourhood of inputs that sit close to a decision boundary, so a trained "
             "network has M ≫ 1 wherever the two classes come close (the swiss roll); the "
             "column M_typical (median ratio over inputs and perturbations) shows the typical "
-            "amplification. The paper's M ≈ 1 is the statement about the linearised, "
-            "constant-weight network; here the weights change from layer to layer (no "
+            "amplification. The paper (§3) claims M bounded independently of the number of "
+            "layers, not M ≈ 1 (M = 1 holds only for the linearised, constant-weight "
+            "antisymmetric network); here the weights change from layer to layer (no "
             "smoothness penalty at this profile), which the jagged feature paths show.\n\n"
             "Where each integrator breaks: for the ResNet, eigenvalues leave the Euler disk "
             "to the right (Re λ > 0: the ODE itself amplifies, at any h) and, for large h, "

@@ -43,6 +43,18 @@ from nnde.stage import (
 
 PAPER, STAGE = "haber_ruthotto", "example1"
 
+#: Every claim id :func:`make_claims` can produce. ``K_zero_euler_growth`` and
+#: ``K_zero_higher_order_preserves`` are checks (they follow from the integrators'
+#: stability functions and accuracy, not from the paper's experiment); the others
+#: reproduce Figure 1 with the tanh network.
+CLAIM_IDS = (
+    "K_plus_diverges",
+    "K_minus_contracts",
+    "K_zero_euler_growth",
+    "K_zero_euler_growth_tanh",
+    "K_zero_higher_order_preserves",
+)
+
 #: The paper's three matrices (Haber & Ruthotto 2017, Example 1).
 MATRICES = {
     "K_plus": [[2.0, -2.0], [0.0, 2.0]],
@@ -151,6 +163,9 @@ def make_claims(stats: pd.DataFrame, h: float, higher: str):
                 ours=", ".join(f"{fmt(m, 6)} (N={n})" for n, m in lin_e),
                 rule="|M − |1 + ih|^N| ≤ 1e-6",
                 passed=max(errs) <= 1e-6,
+                # an identity: the linearised Euler step I + hK₀ is √(1 + h²) times a
+                # rotation, so M = |1 + ih|^N exactly; it tests our code, not the paper
+                kind="check",
             )
         )
         tanh_e = M("K_zero", "euler")
@@ -174,34 +189,37 @@ def make_claims(stats: pd.DataFrame, h: float, higher: str):
             lin_h = M("K_zero", higher, "M_linearised")
             tanh_h = M("K_zero", higher)
             lin_ok = all(abs(m - 1) <= 1e-3 for _, m in lin_h)
-            tanh_ok = all(abs(m - 1) <= 1e-3 for _, m in tanh_h)
             gap_exact = max(
                 abs(m - e) for (_, m), (_, e) in zip(tanh_h, exact, strict=True)
             )
             near_exact = gap_exact <= 1e-3
+            # The paper says K₀ "rotates" (Fig. 1, right) and that Re λ ≈ 0 bounds M; it
+            # does not say the tanh network keeps M ≈ 1 (its exact flow conserves
+            # H = Σ log cosh, not distances). What a higher-order step shows is that the
+            # Euler growth is the integrator's: the linearised network keeps M ≈ 1
+            # (|R(ih)|^N) and the tanh network follows the exact flow. Both follow from
+            # the integrator's stability function and accuracy: a check.
             claims.append(
                 check(
                     "K_zero_higher_order_preserves",
-                    f"K₀ under a higher-order step ({higher}) nearly preserves distances: "
-                    "M within 1e-3 of 1",
-                    paper="rotation, M ≈ 1",
+                    f"K₀ under a higher-order step ({higher}): the linearised network "
+                    "keeps M within 1e-3 of 1 and the tanh network follows the exact flow, "
+                    "so the growth under forward Euler is the integrator's (Example 1, "
+                    "Fig. 1 right)",
+                    paper="rotation; forward Euler grows since |1 + ih| > 1",
                     ours="linearised: "
                     + ", ".join(f"{fmt(m, 6)} (N={n})" for n, m in lin_h)
                     + "; tanh: "
-                    + ", ".join(f"{fmt(m, 6)} (N={n})" for n, m in tanh_h),
-                    rule="|M − 1| ≤ 1e-3 for every N (linearised and tanh network)",
-                    passed=lin_ok and tanh_ok,
-                    partly=lin_ok and near_exact,
-                    note=(
-                        ""
-                        if tanh_ok
-                        else "The tanh network's exact flow conserves H = Σ log cosh, not "
-                        "distances: its own M is "
-                        + ", ".join(f"{fmt(e, 6)} (N={n})" for n, e in exact)
-                        + f"; {higher} matches the exact flow to "
-                        + fmt(gap_exact, 2)
-                        + ", forward Euler does not."
-                    ),
+                    + ", ".join(f"{fmt(m, 6)} (N={n})" for n, m in tanh_h)
+                    + "; exact flow: "
+                    + ", ".join(f"{fmt(e, 6)} (N={n})" for n, e in exact),
+                    rule="linearised |M − 1| ≤ 1e-3 for every N, and tanh network "
+                    f"|M_{higher} − M_exact| ≤ 1e-3 for every N",
+                    passed=lin_ok and near_exact,
+                    kind="check",
+                    note=f"{higher} matches the exact flow to {fmt(gap_exact, 2)}. The tanh "
+                    "network's exact flow conserves H = Σ log cosh, not distances, so its "
+                    "own M is not 1.",
                 )
             )
     return claims

@@ -1,0 +1,232 @@
+"""Falsification tests for the Haber & Ruthotto (2017) claim rules: each rule is fed
+made-up tables on which its claim is false (verdict not "reproduced") and true
+("reproduced"). No training here: the rules are pure functions of the tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+_DIR = Path(__file__).resolve().parents[1] / "reproductions/haber_ruthotto"
+
+
+def _load(stem):
+    spec = importlib.util.spec_from_file_location(f"hr_verdicts_{stem}", _DIR / f"{stem}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ex1 = _load("example1")
+arch = _load("architectures")
+
+
+# --------------------------------------------------------------------------- example 1
+H = 0.1
+LAYERS = (10, 20)
+
+
+def _ex1_stats(over=None):
+    """Example 1's stats table with values of the true claims (near the measured ones);
+    ``over = {(matrix, scheme, column): [value per N]}`` replaces those series."""
+    euler_lin = [abs(1 + 1j * H) ** n for n in LAYERS]
+    series = {
+        ("K_plus", "euler", "M"): [4.3, 13.7],
+        ("K_minus", "euler", "M"): [0.33, 0.07],
+        ("K_zero", "euler", "M"): [1.051, 1.126],
+        ("K_zero", "euler", "M_linearised"): euler_lin,
+        ("K_zero", "rk4", "M"): [1.00413, 1.02944],
+        ("K_zero", "rk4", "M_linearised"): [1.0, 1.0],
+        ("K_zero", "euler", "M_exact_flow"): [1.00413, 1.02944],
+        ("K_zero", "rk4", "M_exact_flow"): [1.00413, 1.02944],
+    }
+    series.update(over or {})
+    rows = []
+    for m in ex1.MATRICES:
+        for s in ("euler", "rk4"):
+            for i, n in enumerate(LAYERS):
+                r = {"matrix": m, "layers": n, "scheme": s}
+                for col in ("M", "M_exact_flow", "M_linearised"):
+                    r[col] = series.get((m, s, col), [1.0, 1.0])[i]
+                rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def _ex1(over=None):
+    return {c.id: c for c in ex1.make_claims(_ex1_stats(over), H, "rk4")}
+
+
+def test_example1_declares_every_claim_it_makes():
+    assert set(_ex1()) == set(ex1.CLAIM_IDS)
+
+
+@pytest.mark.verdicts("haber_ruthotto.example1.K_plus_diverges")
+def test_K_plus_diverges_can_fail():
+    assert _ex1()["K_plus_diverges"].verdict == "reproduced"
+    assert _ex1()["K_plus_diverges"].kind == "experiment"
+    for false in ([4.3, 3.0], [0.9, 1.2], [0.5, 0.4]):  # not growing / not above 1
+        c = _ex1({("K_plus", "euler", "M"): false})["K_plus_diverges"]
+        assert c.verdict == "not reproduced", false
+
+
+@pytest.mark.verdicts("haber_ruthotto.example1.K_minus_contracts")
+def test_K_minus_contracts_can_fail():
+    assert _ex1()["K_minus_contracts"].verdict == "reproduced"
+    assert _ex1()["K_minus_contracts"].kind == "experiment"
+    for false in ([0.33, 0.5], [1.2, 0.9], [2.0, 4.0]):
+        c = _ex1({("K_minus", "euler", "M"): false})["K_minus_contracts"]
+        assert c.verdict == "not reproduced", false
+
+
+@pytest.mark.verdicts("haber_ruthotto.example1.K_zero_euler_growth")
+def test_K_zero_euler_growth_identity_can_fail():
+    c = _ex1()["K_zero_euler_growth"]
+    assert (c.verdict, c.kind) == ("reproduced", "check")
+    # an integrator that did not grow (or grew by a different factor) breaks the identity
+    for false in ([1.0, 1.0], [abs(1 + 1j * H) ** 10, abs(1 + 1j * H) ** 21]):
+        c = _ex1({("K_zero", "euler", "M_linearised"): false})["K_zero_euler_growth"]
+        assert c.verdict == "not reproduced", false
+
+
+@pytest.mark.verdicts("haber_ruthotto.example1.K_zero_euler_growth_tanh")
+def test_K_zero_euler_growth_tanh_can_fail():
+    c = _ex1()["K_zero_euler_growth_tanh"]
+    assert (c.verdict, c.kind) == ("reproduced", "experiment")
+    # Euler no worse than the exact flow, or an excess that does not grow with depth
+    for false in ([1.00413, 1.02944], [1.10, 1.10]):
+        c = _ex1({("K_zero", "euler", "M"): false})["K_zero_euler_growth_tanh"]
+        assert c.verdict == "not reproduced", false
+
+
+@pytest.mark.verdicts("haber_ruthotto.example1.K_zero_higher_order_preserves")
+def test_K_zero_higher_order_check_can_fail():
+    c = _ex1()["K_zero_higher_order_preserves"]
+    assert (c.verdict, c.kind) == ("reproduced", "check")
+    # (the default table's tanh M is 1.03, not 1: the tanh flow conserves Σ log cosh, not
+    # distances; the check asks the higher-order step to follow the exact flow instead)
+    euler_like = [abs(1 + 1j * H) ** n for n in LAYERS]
+    bad_lin = _ex1({("K_zero", "rk4", "M_linearised"): euler_like})
+    assert bad_lin["K_zero_higher_order_preserves"].verdict == "not reproduced"
+    off_flow = _ex1({("K_zero", "rk4", "M"): [1.051, 1.126]})  # follows Euler instead
+    assert off_flow["K_zero_higher_order_preserves"].verdict == "not reproduced"
+
+
+# --------------------------------------------------------------------------- architectures
+DEPTHS = (8, 16, 64, 256)
+DATASETS = {"swiss_roll": 0.5, "peaks": 0.72}  # data set → majority-class share
+
+
+def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
+                acc=None, M_by_arch=None, euler=True, majority=True):
+    """A made-up measured table: 5 architectures × 4 depths × 2 data sets × 2 seeds.
+    ``acc``: {arch: validation accuracy} (default 0.9 everywhere) or a callable
+    (arch, depth, dataset, seed) → accuracy."""
+    acc = acc or {}
+    rows = []
+    for a in arch.ARCHS:
+        for i, n in enumerate(DEPTHS):
+            for d, maj in DATASETS.items():
+                for s in (0, 1):
+                    M = (M_by_arch or {}).get(a, M_resnet if a == "resnet" else M_stable)[i]
+                    v = acc(a, n, d, s) if callable(acc) else acc.get(a, 0.9)
+                    r = {"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": s,
+                         "integrator": "euler", "M": M, "M_min": 0.5, "M_median": M,
+                         "val_acc": v, "train_acc": 1.0, "grad_first": 1.0,
+                         "grad_last": 1.0, "grad_first_init": 1.0, "grad_last_init": 1.0,
+                         "max_abs_hlam": 1.0, "frac_outside_region": 0.0,
+                         "predicted_growth": 1.0, "seconds_cell": 1.0}
+                    if majority:
+                        r["majority_val"] = maj
+                    if a == "antisym_rk4":
+                        P = [9.0, 5.0, 2.0, 1.2][i] if euler else 1.0
+                        r.update(M_euler=P * 1.3 if euler else 0.9, P_euler=P)
+                    rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def _arch(df, **kw):
+    return {c.id: c for c in arch.make_claims(df, **kw)}
+
+
+def test_architectures_declares_every_claim_it_makes():
+    claims = _arch(_arch_table())
+    assert set(claims) == set(arch.CLAIM_IDS)
+    assert {c.kind for c in claims.values()} == {"experiment"}
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_M_bounded_in_depth")
+def test_stable_M_bounded_in_depth_can_fail():
+    cid = "stable_archs_M_bounded_in_depth"
+    # bounded in depth (large at N = 8, where h = 2.5 leaves the region, then flat): §3
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    # M far from 1 but not growing with depth is still bounded: the paper says bounded,
+    # not M ≈ 1
+    assert _arch(_arch_table(M_stable=(30.0, 40.0, 45.0, 50.0)))[cid].verdict == "reproduced"
+    # M growing with depth past the middle: not bounded
+    growing = _arch(_arch_table(M_stable=(1.0, 1.0, 3.0, 10.0)))[cid]
+    assert growing.verdict == "not reproduced"
+    assert "16" in growing.rule  # the reference depth is the middle one of the sweep
+    # one of four stable architectures grows: not reproduced (partly)
+    one = _arch(_arch_table(M_by_arch={"hamiltonian": (1.0, 1.0, 1.5, 8.0)}))[cid]
+    assert one.verdict == "partly"
+    # a diverged deep cell (M not finite) is not bounded
+    nan = _arch(_arch_table(M_stable=(1.0, 1.0, 1.0, float("nan"))))[cid]
+    assert nan.verdict == "not reproduced"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.resnet_M_departs_with_depth")
+def test_resnet_M_departs_with_depth_can_fail():
+    cid = "resnet_M_departs_with_depth"
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    collapses = _arch(_arch_table(M_resnet=(0.9, 0.5, 0.1, 0.01)))[cid]
+    assert collapses.verdict == "reproduced"  # lossy counts as departing from 1
+    flat = _arch(_arch_table(M_resnet=(1.0, 1.1, 0.9, 1.2)))[cid]
+    assert flat.verdict == "not reproduced"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_comparable_accuracy")
+def test_comparable_accuracy_can_fail_and_needs_competent_models():
+    cid = "stable_archs_comparable_accuracy"
+    good = _arch(_arch_table(acc={"resnet": 0.9}))[cid]
+    assert good.verdict == "reproduced"
+    assert "majority class" in good.rule and "10 pp" in good.rule
+    # stable nets clearly worse, every model above the floor (peaks: 0.72 + 0.10)
+    worse = _arch(_arch_table(acc={"resnet": 0.97, **dict.fromkeys(arch.STABLE, 0.85)}))[cid]
+    assert worse.verdict == "not reproduced"
+    # every model at chance: the equal accuracies say nothing → inconclusive
+    chance = _arch(_arch_table(acc=lambda a, n, d, s: DATASETS[d]))[cid]
+    assert chance.verdict == "inconclusive"
+    # peaks at 0.75 beats 1/5 but not the majority class (0.72) by 10 pp → inconclusive
+    weak = _arch(_arch_table(acc=lambda a, n, d, s: 0.75 if d == "peaks" else 0.95))[cid]
+    assert weak.verdict == "inconclusive"
+    # one model below the floor is enough
+    one = _arch(_arch_table(
+        acc=lambda a, n, d, s: 0.55 if (a, n, d, s) == ("resnet", 256, "swiss_roll", 1)
+        else 0.9))[cid]
+    assert one.verdict == "inconclusive" and "resnet N=256 swiss_roll seed 1" in one.note
+    # tables without the majority column fall back to 1/classes
+    assert _arch(_arch_table(majority=False))[cid].verdict == "reproduced"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.antisym_euler_gamma0_unstable")
+def test_antisym_euler_gamma0_unstable_can_fail():
+    cid = "antisym_euler_gamma0_unstable"
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    assert _arch(_arch_table(euler=False))[cid].verdict == "not reproduced"
+    # measured M unrelated (reversed) to the prediction, though above 1: partly at most
+    df = _arch_table()
+    rk = df.arch == "antisym_rk4"
+    df.loc[rk, "M_euler"] = 20.0 / df.loc[rk, "P_euler"]
+    assert _arch(df)[cid].verdict == "partly"
+
+
+def test_floor_baseline_is_at_least_one_over_classes():
+    df = _arch_table()
+    df.loc[df.dataset == "peaks", "majority_val"] = 0.1  # below 1/5: clipped up
+    assert np.allclose(arch.majority_baseline(df)[df.dataset == "peaks"], 0.2)
