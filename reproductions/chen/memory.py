@@ -41,6 +41,7 @@ from nnde.stage import (
 from nnde.train import seed_everything, set_threads
 
 PAPER, STAGE = "chen", "memory"
+CLAIM_IDS = ("adjoint_memory_flat", "direct_memory_linear", "adjoint_gradient_approximate")
 REF_TOL = 1e-11
 
 
