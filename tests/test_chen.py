@@ -81,24 +81,152 @@ def test_odenet_has_fewer_parameters_than_resnet():
     assert 0.18e6 < ode < 0.26e6 and 0.5e6 < res < 0.7e6
 
 
-def test_table1_claims_flip():
-    def table(ode_err, ode_mem):
-        return pd.DataFrame(
-            {
-                "kind": ["mlp", "resnet", "rknet", "odenet"],
-                "test_error_pct": [5.0, 3.0, 3.0, ode_err],
-                "params": [100, 500, 200, 200],
-                "peak_saved_MB": [0.1, 5.0, 9.0, ode_mem],
-                "nfe_forward": [0, 0, 8, 26],
-            }
+def test_1d_classifiers_shapes_and_parameter_order():
+    """MNIST-1D signals (B, 1, 40): every model gives (B, 10); the ODE-Net (one shared
+    block) has fewer parameters than the ResNet (6 blocks), as in the paper."""
+    x = torch.randn(3, 1, 40)
+    n = {}
+    for k in ("mlp", "resnet", "rknet", "odenet"):
+        m = make_classifier(
+            k,
+            image_size=40,
+            dims=1,
+            channels=8,
+            groups=4,
+            downsample=2,
+            mlp_hidden=16,
+            method="rk4" if k == "rknet" else "dopri5",
+            steps=1 if k == "rknet" else None,
+            rtol=0.1,
+            atol=0.1,
         )
+        assert m(x).shape == (3, 10)
+        n[k] = count_parameters(m)
+        if k != "mlp":
+            assert not any(isinstance(c, torch.nn.Conv2d) for c in m.modules())
+    assert n["odenet"] == n["rknet"] < n["resnet"]
+    assert n["mlp"] == 40 * 16 + 16 + 16 * 10 + 10
+    with pytest.raises(ParamError):
+        make_classifier("resnet", image_size=40, dims=3)
+    with pytest.raises(ParamError):
+        make_classifier("resnet", image_size=40, dims=1, channels=8, groups=3)
 
-    good = {c.id: c.verdict for c in table1.make_claims(table(3.5, 1.0), 2.0)}
-    bad = {c.id: c.verdict for c in table1.make_claims(table(9.0, 20.0), 2.0)}
-    assert good["odenet_close_to_resnet"] == "reproduced"
-    assert good["odenet_least_memory"] == "reproduced"
-    assert bad["odenet_close_to_resnet"] == "partly"  # fewer parameters only
+
+def _table(
+    mlp=(35.0, 1.0),
+    resnet=(3.0, 0.5),
+    rknet=(3.4, 0.5),
+    odenet=(3.6, 0.5),
+    mem=(0.1, 5.0, 9.0, 1.0),
+):
+    rows = zip(
+        ("mlp", "resnet", "rknet", "odenet"),
+        (mlp, resnet, rknet, odenet),
+        mem,
+        (100, 500, 200, 200),
+        (0, 0, 8, 26),
+        strict=True,
+    )
+    return pd.DataFrame(
+        [
+            {
+                "kind": k,
+                "model": table1.NAMES[k],
+                "seeds": 3,
+                "test_error_mean": e[0],
+                "test_error_sd": e[1],
+                "params": p,
+                "peak_saved_MB": m,
+                "nfe_forward": f,
+            }
+            for k, e, m, p, f in rows
+        ]
+    )
+
+
+def _verdicts(table, conv=None):
+    return {c.id: c.verdict for c in table1.make_claims(table, 2.0, 1000, conv)}
+
+
+def test_table1_claims_flip():
+    good = _verdicts(_table())
+    assert good == dict.fromkeys(
+        ("odenet_close_to_resnet", "mlp_worst", "odenet_least_memory"), "reproduced"
+    )
+    # a huge ODE-Net error is not "close", however few parameters it has
+    bad = _verdicts(_table(odenet=(30.0, 0.5), mem=(0.1, 5.0, 9.0, 20.0)))
+    assert bad["odenet_close_to_resnet"] == "not reproduced"
     assert bad["odenet_least_memory"] == "not reproduced"
+    # a gap between 2 and 4 spreads: partly
+    assert _verdicts(_table(odenet=(4.5, 0.5)))["odenet_close_to_resnet"] == "partly"
+    # an ODE-Net better than the ResNet is close
+    assert _verdicts(_table(odenet=(2.0, 0.5)))["odenet_close_to_resnet"] == "reproduced"
+    # an MLP error above the ResNet's but within the seed spread is not reproduced
+    assert _verdicts(_table(mlp=(4.0, 1.0)))["mlp_worst"] == "not reproduced"
+    # ... nor one below any convolutional model
+    assert _verdicts(_table(odenet=(40.0, 0.5)))["mlp_worst"] == "not reproduced"
+
+
+def test_table1_claims_spread_and_convergence_note():
+    one_seed = _table(resnet=(3.0, float("nan")), odenet=(3.5, float("nan")))
+    # one seed: the spread is the binomial standard error of the ResNet's error
+    r, o = (next(one_seed[one_seed.kind == k].itertuples()) for k in ("resnet", "odenet"))
+    assert table1.spread(o, r, 1000) == pytest.approx(100 * (0.03 * 0.97 / 1000) ** 0.5)
+    conv = [
+        {
+            "model": f"{table1.NAMES[k]} seed {s}",
+            "kind": k,
+            "final_train_loss": 0.5,
+            "final_train_error": 0.1,
+            "epochs_run": 40,
+            "converged": k != "odenet" or s != 1,
+            "stop_reason": "plateau",
+        }
+        for k in ("mlp", "resnet", "rknet", "odenet")
+        for s in (0, 1, 2)
+    ]
+    notes = {c.id: c.note for c in table1.make_claims(_table(), 2.0, 1000, conv)}
+    assert "ODE-Net seed 1" in notes["odenet_close_to_resnet"]
+    assert all("Not converged" in n for n in notes.values())
+    conv_ok = [{**c, "converged": True} for c in conv]
+    assert not any(c.note for c in table1.make_claims(_table(), 2.0, 1000, conv_ok))
+
+
+@pytest.fixture(scope="module")
+def mnist1d_file(tmp_path_factory):
+    from nnde.data import generate_mnist1d, write_mnist1d
+
+    path = tmp_path_factory.mktemp("mnist1d") / "mnist1d.npz"
+    write_mnist1d(path, generate_mnist1d(num_samples=200, train_split=0.8))
+    return path
+
+
+def test_table1_run_on_tiny_mnist1d(mnist1d_file, tmp_path):
+    """The stage's run on a small MNIST-1D file: every (model, seed) is trained, has a
+    convergence row, the summary has a spread, and Figure 3 rebuilds the saved ODE-Net
+    and sweeps tolerances on 1-D test signals."""
+    p = {**_params("table1"), **_profile("table1", "tiny")}
+    p.update(mnist1d_path=str(mnist1d_file), train_subset=100, test_subset=40, epochs=2)
+    cfg = table1.read_config(p)
+    per_seed, hist, state, info = table1.run(cfg)
+    assert info == {"size": 40, "dims": 1, "n_train": 100, "n_test": 40}
+    assert len(per_seed) == 4 * len(cfg["seeds"]) and set(hist.seed) == set(cfg["seeds"])
+    conv = table1.convergence_rows(per_seed)
+    assert len(conv) == len(per_seed)
+    assert all(r["converged"] in (True, False) and 1 <= r["epochs_run"] <= 2 for r in conv)
+    table = table1.summarise(per_seed, "mnist1d")
+    assert table.test_error_sd.notna().all()
+    assert set(table.reference_accuracy_pct) == {68.0, 94.0}
+    claims = table1.make_claims(table, cfg["close_sd"], info["n_test"], conv)
+    assert [c.id for c in claims] == ["odenet_close_to_resnet", "mlp_worst", "odenet_least_memory"]
+    ckpt = tmp_path / "odenet.pt"
+    torch.save(table1.checkpoint(state, cfg, info), ckpt)
+    model, tcfg = fig3.load_trained(str(ckpt))
+    assert tcfg["dims"] == 1 and tcfg["seed"] == cfg["seeds"][0]
+    x, y = fig3.held_out_batch(tcfg, 8)
+    assert x.shape == (8, 1, 40)
+    sweep = fig3.tolerance_sweep(model, x, y, [0.1, 0.01], repeats=1)
+    assert (sweep.nfe_forward > 0).all() and (sweep.train_nfe_backward > 0).all()
 
 
 # --------------------------------------------------------------------------- memory
@@ -197,19 +325,31 @@ def test_sequence_models_shapes_and_tiny_overfit(cls):
 
 
 def test_table2_claims_flip():
-    rows = [("rnn", 30, 0.4), ("rnn", 100, 0.2), ("latent_ode", 30, 0.15), ("latent_ode", 100, 0.1)]
+    rows = [
+        ("rnn", 30, 0.4),
+        ("rnn", 100, 0.2),
+        ("latent_ode", 30, 0.15),
+        ("latent_ode", 100, 0.1),
+        ("origin", 30, 1.0),
+        ("origin", 100, 1.0),
+    ]  # both models beat the origin
     tab = pd.DataFrame(rows, columns=["kind", "observed", "extrap_rmse"])
     assert [c.verdict for c in table2.make_claims(tab)] == ["reproduced", "reproduced"]
-    swapped = tab.assign(kind=tab.kind.map({"rnn": "latent_ode", "latent_ode": "rnn"}))
+    swapped = tab.assign(
+        kind=tab.kind.map({"rnn": "latent_ode", "latent_ode": "rnn", "origin": "origin"})
+    )
     assert table2.make_claims(swapped)[0].verdict == "not reproduced"
 
 
 # --------------------------------------------------------------------------- params
-def _params(section):
+def _profile(section, profile):
     import yaml
 
-    doc = yaml.safe_load((ROOT.parents[1] / "params.yaml").read_text())["chen"][section]
-    return {**doc["common"], **doc["small"]}
+    return yaml.safe_load((ROOT.parents[1] / "params.yaml").read_text())["chen"][section][profile]
+
+
+def _params(section):
+    return {**_profile(section, "common"), **_profile(section, "small")}
 
 
 @pytest.mark.parametrize(
@@ -218,6 +358,9 @@ def _params(section):
         (table1, "table1", "models", ["mlp", "transformer"]),
         (table1, "table1", "tol", -1.0),
         (table1, "table1", "dataset", "cifar"),
+        (table1, "table1", "seeds", [0, 0]),
+        (table1, "table1", "plateau", {"patience": 0}),
+        (table1, "table1", "groups", 5),
         (spiral, "spiral", "window", 0),
         (memory, "memory", "steps", [8, 0]),
         (fig3, "fig3", "tols", []),
@@ -232,3 +375,32 @@ def test_bad_params_name_the_key(mod, section, key, value):
     with pytest.raises(ParamError) as exc:
         mod.read_config(p)
     assert exc.value.key.startswith(f"chen.{section}.{key}")
+
+
+def test_table1_paper_profile_trains_2d_models():
+    """The paper profile's config is valid and its 2-D path (MNIST-shaped images) trains:
+    a few random 28x28 images, the paper's models at 4 channels, one epoch."""
+    p = {**_profile("table1", "common"), **_profile("table1", "paper")}
+    cfg = table1.read_config(p)
+    assert cfg["dataset"] == "mnist" and cfg["plateau"] is None and cfg["milestones"]
+    cfg.update(
+        channels=4,
+        epochs=1,
+        batch_size=16,
+        milestones=[],
+        device="cpu",
+        threads=1,
+        rk_steps=1,
+        tol=0.1,
+        probe_tol=0.1,
+    )
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(32, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (32,), generator=g)
+    data = (x, y, x[:8], y[:8], 28, 2)
+    for kind in ("resnet", "odenet"):
+        out = table1.train_one(kind, 0, cfg, data)
+        assert out["row"]["converged"] is None and out["row"]["stop_reason"] == "fixed epochs"
+        assert (out["state_dict"] is not None) == (kind == "odenet")
+    model = table1.build("odenet", cfg, 28, 2)
+    assert any(isinstance(c, torch.nn.Conv2d) for c in model.modules())

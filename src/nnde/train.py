@@ -318,6 +318,8 @@ def train_classifier(
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     on_epoch: Callable[[nn.Module, int], dict] | None = None,
     loss_fn: Callable | None = None,
+    on_step: Callable[[torch.optim.Optimizer, int, torch.Tensor, torch.Tensor], None]
+    | None = None,
 ) -> History:
     """Train with mini-batch SGD/Adam/RMSprop and cross-entropy (or ``loss_fn``).
 
@@ -325,6 +327,11 @@ def train_classifier(
     each entry of ``evals`` (e.g. ``{"val": (x, y), "test": (x, y)}``); records carry
     ``epoch, iteration, train_loss, train_error, <name>_loss, <name>_error`` and whatever
     ``on_epoch`` returns. Data order is drawn from ``cfg.seed`` and the epoch.
+
+    ``on_step(optimizer, step, logits, targets)``, if given, is called after every
+    optimiser step (``step`` counts from 1; ``logits`` detached, this process's shard of
+    the batch): a per-iteration learning-rate schedule sets ``param_groups[i]["lr"]``
+    there for the next step (use it with ``milestones=()``, which leaves the lr alone).
 
     Launched by ``torchrun`` the same call trains data-parallel: the model is wrapped in
     DistributedDataParallel, each process takes its shard of every global batch of
@@ -383,7 +390,8 @@ def train_classifier(
                 xb = augment(xb, gen)
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xb), yb)
+            out = net(xb)
+            loss = loss_fn(out, yb)
             step += 1
             finite = loss.detach()
             if d.enabled:  # every rank must stop together, or the others hang in backward
@@ -392,6 +400,8 @@ def train_classifier(
             check_finite(finite, cfg, epoch, step)
             loss.backward()
             opt.step()
+            if on_step is not None:
+                on_step(opt, step, out.detach(), yb)
             if not cfg.eval_train:
                 epoch_loss += float(finite) / d.world_size
                 batches += 1

@@ -1,7 +1,9 @@
 """Models of Chen, Rubanova, Bettencourt and Duvenaud (2018), *Neural ordinary differential
 equations*, and the measuring tools their reproductions share.
 
-Classifiers (Table 1), all ``(B, 1, H, W) -> (B, classes)``:
+Classifiers (Table 1), ``(B, 1, H, W) -> (B, classes)`` for images (``dims=2``, the
+paper's MNIST) or ``(B, 1, L) -> (B, classes)`` for 1-D signals (``dims=1``, MNIST-1D of the
+small profile; the same models with 3-tap ``Conv1d`` in place of 3x3 ``Conv2d``):
 
 * ``mlp``    one hidden layer, ReLU.
 * ``resnet`` downsampling, then 6 residual blocks ``Y <- Y + f_k(Y)``: forward Euler with
@@ -13,7 +15,9 @@ Classifiers (Table 1), all ``(B, 1, H, W) -> (B, classes)``:
 
 Downsampling adapts to the input: a 3x3 convolution to C channels, then ``downsample``
 times GroupNorm-ReLU-4x4 stride-2 convolution (the paper: twice, 28x28 -> 7x7; on 8x8
-digits once, 8x8 -> 4x4).
+digits once, 8x8 -> 4x4). With ``dims=1`` the kernels are 3 and 4 taps (MNIST-1D, length
+40, in the small profile: twice, 40 -> 10). ``groups`` sets the GroupNorm groups of every
+model (default min(32, C)).
 
 Also: :class:`SavedTensorMeter` (peak bytes that autograd holds), the spiral systems of the
 fitting demo and of Table 2, and the latent ODE / RNN sequence models of Table 2.
@@ -39,39 +43,59 @@ GRADIENTS = ("direct", "adjoint")
 
 
 # --------------------------------------------------------------------------- classifiers
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_POOL = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}
+
+
+def _check_dims(dims) -> int:
+    if dims not in _CONV or isinstance(dims, bool):
+        raise ParamError("dims", f"is {dims!r}", "1 (signals (B, 1, L)) or 2 (images)")
+    return dims
+
+
 class ResBlock(nn.Module):
     """Pre-activation residual block Y + conv(ReLU(GN(conv(ReLU(GN(Y)))))): one Euler
-    step (h = 1) of its own field. (B, C, H, W) -> (B, C, H, W)."""
+    step (h = 1) of its own field. (B, C, H, W) -> (B, C, H, W) with 3x3 convolutions
+    (``dims=2``), or (B, C, L) -> (B, C, L) with 3-tap ones (``dims=1``)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, dims: int = 2, groups: int | None = None):
         super().__init__()
-        g = min(32, channels)
+        g = _groups(channels, groups)
+        conv = _CONV[_check_dims(dims)]
         self.body = nn.Sequential(
             nn.GroupNorm(g, channels),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
+            conv(channels, channels, 3, padding=1),
             nn.GroupNorm(g, channels),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
+            conv(channels, channels, 3, padding=1),
         )
 
     def forward(self, y):
         return y + self.body(y)
 
 
-def _downsampling(channels: int, times: int) -> nn.Sequential:
-    g = min(32, channels)
-    layers: list[nn.Module] = [nn.Conv2d(1, channels, 3, padding=1)]
+def _groups(channels: int, groups: int | None) -> int:
+    g = min(32, channels) if groups is None else groups
+    if isinstance(g, bool) or not isinstance(g, int) or g < 1 or channels % g:
+        raise ParamError("groups", f"is {g!r}", f"an integer > 0 that divides {channels}")
+    return g
+
+
+def _downsampling(channels: int, times: int, dims: int = 2, groups: int | None = None):
+    g = _groups(channels, groups)
+    conv = _CONV[dims]
+    layers: list[nn.Module] = [conv(1, channels, 3, padding=1)]
     for _ in range(times):
-        layers += [nn.GroupNorm(g, channels), nn.ReLU(), nn.Conv2d(channels, channels, 4, 2, 1)]
+        layers += [nn.GroupNorm(g, channels), nn.ReLU(), conv(channels, channels, 4, 2, 1)]
     return nn.Sequential(*layers)
 
 
-def _head(channels: int, classes: int) -> nn.Sequential:
+def _head(channels: int, classes: int, dims: int = 2, groups: int | None = None):
     return nn.Sequential(
-        nn.GroupNorm(min(32, channels), channels),
+        nn.GroupNorm(_groups(channels, groups), channels),
         nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
+        _POOL[dims](1),
         nn.Flatten(),
         nn.Linear(channels, classes),
     )
@@ -81,7 +105,9 @@ def make_classifier(
     kind: str,
     *,
     image_size: int,
+    dims: int = 2,
     channels: int = 64,
+    groups: int | None = None,
     downsample: int = 2,
     classes: int = 10,
     mlp_hidden: int = 300,
@@ -91,31 +117,39 @@ def make_classifier(
     atol: float | None = 1e-3,
     steps: int | None = None,
 ) -> nn.Module:
-    """One of :data:`CLASSIFIERS` for ``(B, 1, image_size, image_size)`` inputs."""
+    """One of :data:`CLASSIFIERS` for ``(B, 1, image_size, image_size)`` images
+    (``dims=2``) or ``(B, 1, image_size)`` signals (``dims=1``; ``image_size`` is then the
+    signal's length). ``groups``: GroupNorm groups everywhere (default min(32, C), the
+    paper's 32 groups of 2 channels at C = 64)."""
     if kind not in CLASSIFIERS:
         raise ParamError("model", f"is {kind!r}", ", ".join(CLASSIFIERS))
+    dims = _check_dims(dims)
     if kind == "mlp":
         return nn.Sequential(
             nn.Flatten(),
-            nn.Linear(image_size**2, mlp_hidden),
+            nn.Linear(image_size**dims, mlp_hidden),
             nn.ReLU(),
             nn.Linear(mlp_hidden, classes),
         )
     if image_size % (2**downsample):
         raise ParamError("downsample", f"{downsample} halvings do not divide {image_size}")
     if kind == "resnet":
-        body: nn.Module = nn.Sequential(*(ResBlock(channels) for _ in range(blocks)))
+        body: nn.Module = nn.Sequential(*(ResBlock(channels, dims, groups) for _ in range(blocks)))
     else:
         tol = {} if steps is not None else {"rtol": rtol, "atol": atol}
         body = ODEBlock(
-            ODENetConvField(channels),
+            ODENetConvField(channels, groups=_groups(channels, groups), dims=dims),
             T=1.0,
             method=method,
             steps=steps,
             **tol,
             gradient="direct" if kind == "rknet" else "adjoint",
         )
-    return nn.Sequential(_downsampling(channels, downsample), body, _head(channels, classes))
+    return nn.Sequential(
+        _downsampling(channels, downsample, dims, groups),
+        body,
+        _head(channels, classes, dims, groups),
+    )
 
 
 def ode_block(model: nn.Module) -> ODEBlock | None:

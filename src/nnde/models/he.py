@@ -1,5 +1,8 @@
 """The CIFAR-10 networks of He, Zhang, Ren and Sun (2016), "Deep residual learning for
-image recognition", Section 4.2: plain and residual nets with ``6n + 2`` weighted layers.
+image recognition", Section 4.2: plain and residual nets with ``6n + 2`` weighted layers,
+for images ``(B, C, H, W)`` (``dims=2``, the paper's) and for 1-D signals ``(B, C, L)``
+(``dims=1``: the same nets with Conv1d/BatchNorm1d and length-3 kernels, e.g. on
+MNIST-1D, length 40 → maps 40/20/10).
 
 Layout (``C`` input channels, ``H × W`` input maps, ``K`` classes)::
 
@@ -8,6 +11,8 @@ Layout (``C`` input channels, ``H × W`` input maps, ``K`` classes)::
     stage 2: n blocks, 32 filters, the first with stride 2      maps H/2 × W/2
     stage 3: n blocks, 64 filters, the first with stride 2      maps H/4 × W/4
     global average pool · fully connected (64 → K)
+
+(with ``dims=1`` read ``L`` for ``H × W``, 3-tap for 3×3; everything else is the same.)
 
 Each block is two 3×3 convolutions, ``conv · BN · ReLU · conv · BN``, so the net has
 ``1 + 6n + 1`` weighted layers (n = 3, 5, 7, 9, 18 give the paper's 20, 32, 44, 56, 110).
@@ -68,17 +73,29 @@ def depth_to_n(depth: int) -> int:
     return (depth - 2) // 6
 
 
-def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+
+
+def _check_dims(dims: int) -> int:
+    if dims not in _CONV or isinstance(dims, bool):
+        raise ValueError(f"dims must be 1 (signals B, C, L) or 2 (images B, C, H, W), "
+                         f"got {dims!r}")
+    return dims
+
+
+def _conv3x3(cin: int, cout: int, stride: int = 1, dims: int = 2) -> nn.Module:
     # No bias: the BN that follows has its own shift.
-    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+    return _CONV[dims](cin, cout, 3, stride=stride, padding=1, bias=False)
 
 
 class OptionAShortcut(nn.Module):
     """Parameter-free shortcut (He et al. 2016, option A): ``x[:, :, ::s, ::s]`` followed
     by ``cout − cin`` zero channels appended after the ``cin`` input channels.
 
-    Shapes: ``(B, cin, H, W) → (B, cout, ⌈H/s⌉, ⌈W/s⌉)``; the identity when ``s = 1`` and
-    ``cout = cin``."""
+    Shapes: ``(B, cin, H, W) → (B, cout, ⌈H/s⌉, ⌈W/s⌉)``, and for signals
+    ``(B, cin, L) → (B, cout, ⌈L/s⌉)`` (every dimension after the channels is subsampled);
+    the identity when ``s = 1`` and ``cout = cin``."""
 
     def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
@@ -87,10 +104,11 @@ class OptionAShortcut(nn.Module):
         self.cin, self.cout, self.stride = cin, cout, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spatial = x.ndim - 2
         if self.stride != 1:
-            x = x[:, :, :: self.stride, :: self.stride]
+            x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * spatial]
         if self.cout != self.cin:
-            x = F.pad(x, (0, 0, 0, 0, 0, self.cout - self.cin))
+            x = F.pad(x, (0, 0) * spatial + (0, self.cout - self.cin))
         return x
 
 
@@ -101,12 +119,12 @@ class BasicBlock(nn.Module):
     ``bn2``'s output is the block's second "layer response" (after BN, before the addition
     and the ReLU); ``bn1``'s output is the first (before its ReLU)."""
 
-    def __init__(self, cin: int, cout: int, stride: int, residual: bool):
+    def __init__(self, cin: int, cout: int, stride: int, residual: bool, dims: int = 2):
         super().__init__()
-        self.conv1 = _conv3x3(cin, cout, stride)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = _conv3x3(cout, cout)
-        self.bn2 = nn.BatchNorm2d(cout)
+        self.conv1 = _conv3x3(cin, cout, stride, dims)
+        self.bn1 = _BN[dims](cout)
+        self.conv2 = _conv3x3(cout, cout, dims=dims)
+        self.bn2 = _BN[dims](cout)
         self.residual = residual
         self.shortcut = OptionAShortcut(cin, cout, stride) if residual else None
 
@@ -123,22 +141,23 @@ class BasicBlock(nn.Module):
 class CifarNet(nn.Module):
     """A ``6n + 2``-layer plain or residual net (He et al. 2016, Sec. 4.2).
 
-    Input ``(B, in_channels, H, W)`` → logits ``(B, num_classes)``; H and W divisible by 4
-    keep every stage's maps exact (32/16/8 on CIFAR-10, 8/4/2 on the 8×8 digits)."""
+    Input ``(B, in_channels, H, W)`` (``dims=2``) or ``(B, in_channels, L)`` (``dims=1``)
+    → logits ``(B, num_classes)``; H, W, L divisible by 4 keep every stage's maps exact
+    (32/16/8 on CIFAR-10, 8/4/2 on the 8×8 digits, 40/20/10 on MNIST-1D)."""
 
     def __init__(self, n: int, residual: bool, in_channels: int = 3, num_classes: int = 10,
-                 widths: tuple[int, int, int] = WIDTHS):
+                 widths: tuple[int, int, int] = WIDTHS, dims: int = 2):
         super().__init__()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        self.n, self.residual = n, residual
-        self.conv = _conv3x3(in_channels, widths[0])
-        self.bn = nn.BatchNorm2d(widths[0])
+        self.n, self.residual, self.dims = n, residual, _check_dims(dims)
+        self.conv = _conv3x3(in_channels, widths[0], dims=dims)
+        self.bn = _BN[dims](widths[0])
         blocks, cin = [], widths[0]
         for i, w in enumerate(widths):
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(cin, w, stride, residual))
+                blocks.append(BasicBlock(cin, w, stride, residual, dims))
                 cin = w
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(cin, num_classes)
@@ -147,9 +166,9 @@ class CifarNet(nn.Module):
     def _init(self) -> None:
         # He et al. initialise as in their 2015 PReLU paper (Kaiming normal, fan-out).
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, (nn.Conv1d, nn.Conv2d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
@@ -160,10 +179,11 @@ class CifarNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn(self.conv(x)))
         x = self.blocks(x)
-        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        pool = F.adaptive_avg_pool2d if self.dims == 2 else F.adaptive_avg_pool1d
+        x = pool(x, 1).flatten(1)
         return self.fc(x)
 
-    def response_layers(self) -> list[nn.BatchNorm2d]:
+    def response_layers(self) -> list[nn.Module]:
         """The BN layers whose outputs are the paper's "layer responses", in layer order:
         the first conv's BN, then ``bn1, bn2`` of each block (6n + 1 in all)."""
         out = [self.bn]
@@ -172,11 +192,15 @@ class CifarNet(nn.Module):
         return out
 
 
-def cifar_net(kind: str, depth: int, in_channels: int = 3, num_classes: int = 10) -> CifarNet:
-    """``kind`` in :data:`KINDS`, ``depth = 6n + 2``."""
+def cifar_net(kind: str, depth: int, in_channels: int = 3, num_classes: int = 10,
+              dims: int = 2, widths: tuple[int, int, int] = WIDTHS) -> CifarNet:
+    """``kind`` in :data:`KINDS`, ``depth = 6n + 2``; ``dims`` 2 for images, 1 for signals
+    (pass ``x.ndim - 2`` to choose from the input); ``widths`` the filters of the three
+    stages (the paper's 16/32/64 by default)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
-    return CifarNet(depth_to_n(depth), kind == "residual", in_channels, num_classes)
+    return CifarNet(depth_to_n(depth), kind == "residual", in_channels, num_classes,
+                    widths=tuple(widths), dims=dims)
 
 
 class ResponseRecorder:
@@ -187,7 +211,7 @@ class ResponseRecorder:
     Use as ``with ResponseRecorder(net) as rec: net(x)``; then ``rec.stds()`` (one float
     per layer, layer order). Several forward passes are pooled (sums of moments)."""
 
-    def __init__(self, net: CifarNet):
+    def __init__(self, net: CifarNet):  # images or signals: (B, C, ...) responses
         self.layers = net.response_layers()
         self._handles: list = []
         self._s1: list = [None] * len(self.layers)
@@ -196,7 +220,7 @@ class ResponseRecorder:
 
     def _hook(self, i: int):
         def fn(module, inputs, output):
-            y = output.detach().double().transpose(0, 1).flatten(1)  # (channels, B·H·W)
+            y = output.detach().double().transpose(0, 1).flatten(1)  # (C, B·H·W) or (C, B·L)
             s1, s2 = y.sum(1), (y * y).sum(1)
             self._s1[i] = s1 if self._s1[i] is None else self._s1[i] + s1
             self._s2[i] = s2 if self._s2[i] is None else self._s2[i] + s2
