@@ -148,6 +148,8 @@ def _verdicts(table, conv=None):
     return {c.id: c.verdict for c in table1.make_claims(table, 2.0, 1000, conv)}
 
 
+@pytest.mark.verdicts("chen.table1.odenet_close_to_resnet", "chen.table1.mlp_worst",
+                      "chen.table1.odenet_least_memory")
 def test_table1_claims_flip():
     good = _verdicts(_table())
     assert good == dict.fromkeys(
@@ -165,6 +167,19 @@ def test_table1_claims_flip():
     assert _verdicts(_table(mlp=(4.0, 1.0)))["mlp_worst"] == "not reproduced"
     # ... nor one below any convolutional model
     assert _verdicts(_table(odenet=(40.0, 0.5)))["mlp_worst"] == "not reproduced"
+
+
+@pytest.mark.verdicts("chen.table1.odenet_close_to_resnet", "chen.table1.mlp_worst")
+def test_table1_comparisons_are_inconclusive_when_a_model_has_not_learned():
+    # every model at chance: "close" and "MLP worst" would otherwise read reproduced
+    chance = _verdicts(_table(mlp=(90.0, 1.0), resnet=(89.0, 0.5), rknet=(90.0, 0.5),
+                              odenet=(89.5, 0.5)))
+    assert chance["odenet_close_to_resnet"] == chance["mlp_worst"] == "inconclusive"
+    # an MLP that has not learned makes "MLP worst" inconclusive, not reproduced
+    assert _verdicts(_table(mlp=(88.0, 1.0)))["mlp_worst"] == "inconclusive"
+    claims = {c.id: c for c in table1.make_claims(_table(), 2.0, 1000)}
+    assert "Floor:" in claims["mlp_worst"].rule
+    assert claims["odenet_least_memory"].verdict == "reproduced"  # memory needs no floor
 
 
 def test_table1_claims_spread_and_convergence_note():
@@ -268,6 +283,8 @@ def test_memory_claims_flip():
     assert v(flipped) == ["not reproduced"] * 3
 
 
+@pytest.mark.verdicts("chen.fig3.nfe_grows_with_tolerance", "chen.fig3.nfe_proportional_time",
+                      "chen.fig3.backward_half_forward", "chen.fig3.nfe_grows_in_training")
 def test_fig3_claims_flip():
     sweep = pd.DataFrame(
         {

@@ -375,6 +375,11 @@ def fake_resp(plain, res, depths=(8, 56), std=0.01):
 GOOD = ([0.0, 5.0], [0.0, 0.0], [3.0, 8.0], [3.0, 2.5])
 
 
+@pytest.mark.verdicts("he.degradation.plain_degrades", "he.degradation.residual_does_not_degrade",
+                      "he.degradation.residual_beats_plain_deepest",
+                      "he.degradation.resnet_test_error_falls_with_depth",
+                      "he.degradation.residual_responses_smaller",
+                      "he.degradation.deeper_resnet_responses_smaller")
 def test_claims_follow_the_data():
     claims = deg.make_claims(fake_final(*GOOD), fake_resp([1.0, 1.5], [0.8, 0.7]), "small")
     assert {c.verdict for c in claims} == {"reproduced"}
@@ -385,6 +390,21 @@ def test_claims_follow_the_data():
         fake_final([5.0, 0.0], [0.0, 5.0], [3.0, 2.0], [3.0, 9.0]),
         fake_resp([1.0, 1.0], [1.2, 1.3]), "small")}
     assert set(bad.values()) == {"not reproduced"}
+
+
+@pytest.mark.verdicts("he.degradation.plain_degrades",
+                      "he.degradation.residual_beats_plain_deepest")
+def test_nets_that_have_not_learned_make_the_claims_inconclusive():
+    # plain-56 at chance: its "degradation" would read reproduced, but says nothing
+    final = fake_final([0.0, 89.0], [0.0, 0.0], [3.0, 90.0], [3.0, 2.5])
+    claims = {c.id: c for c in deg.make_claims(final, fake_resp([1.0, 1.5], [0.8, 0.7]),
+                                               "small")}
+    for cid in ("plain_degrades", "residual_beats_plain_deepest",
+                "residual_responses_smaller"):
+        assert claims[cid].verdict == "inconclusive", cid
+        assert "Floor:" in claims[cid].rule
+    # the claims about residual nets alone still have a verdict
+    assert claims["resnet_test_error_falls_with_depth"].verdict == "reproduced"
 
 
 def test_a_difference_inside_the_seed_spread_is_not_reproduced():

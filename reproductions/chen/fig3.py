@@ -42,6 +42,8 @@ from nnde.stage import (
 from nnde.train import set_threads
 
 PAPER, STAGE = "chen", "fig3"
+CLAIM_IDS = ("nfe_grows_with_tolerance", "nfe_proportional_time", "backward_half_forward",
+             "nfe_grows_in_training")
 CKPT = "data/chen/table1_odenet.pt"
 HISTORY = "data/chen/table1_history.csv"
 REF_TOL = 1e-7

@@ -75,6 +75,12 @@ from nnde.train import (
 )
 
 PAPER, STAGE = "he", "degradation"
+CLAIM_IDS = ("plain_degrades", "residual_does_not_degrade", "residual_beats_plain_deepest",
+             "resnet_test_error_falls_with_depth", "residual_responses_smaller",
+             "deeper_resnet_responses_smaller")
+#: floor of every comparison: a net above this test error (in %) has not learned the
+#: 10-class task (chance: 90 %), and a claim resting on it is inconclusive
+MAX_ERROR_PCT = 70.0
 DATASETS = ("mnist1d", "digits", "cifar10")
 AUGMENTS = ("none", "crop_flip")
 
@@ -428,6 +434,11 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
     if seeds < 2:
         scale += " One seed: no spread over seeds to judge a difference by."
     spread_rule = (f"spread = the larger std over seeds ({seeds} seeds) of the two compared")
+    floor = (f"every net the claim compares has mean test error ≤ {MAX_ERROR_PCT:g} % "
+             f"(chance 90 %: it beats it by at least {90 - MAX_ERROR_PCT:g} pp)")
+
+    def learned(nets):
+        return all(val(k, d, "test_error_mean") <= MAX_ERROR_PCT for k, d in nets)
 
     claims = []
     # Figure 6, left: degradation of plain nets.
@@ -448,6 +459,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
         passed=ends and steps, partly=ends,
         note=note(scale, _within(p_diff, sp, "training error (pp)"),
                   nets=[("plain", d) for d in plain]),
+        competent=learned([("plain", d) for d in plain]), floor=floor,
     ))
     # Figure 6, middle: residual nets do not degrade.
     rm, rsd = series("residual", res, "train_error")
@@ -466,6 +478,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
              f"({fmt(p_diff, 3)} pp); {spread_rule}",
         passed=r_diff <= sr, partly=r_diff < 0.5 * p_diff,
         note=note(scale, nets=[("residual", d) for d in res]),
+        competent=learned([("residual", d) for d in res]), floor=floor,
     ))
     # Figure 6, left vs middle: residual beats plain at the largest common depth.
     D = common[-1]
@@ -488,6 +501,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
         note=note(scale, _within(tr[1] - tr[0], s_tr, "training error (pp)"),
                   _within(te[1] - te[0], s_te, "test error (pp)"),
                   nets=[("plain", D), ("residual", D)]),
+        competent=learned([("plain", D), ("residual", D)]), floor=floor,
     ))
     # Table 6: ResNets improve with depth.
     tm, ts = series("residual", res, "test_error")
@@ -504,6 +518,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
         passed=ends and steps, partly=ends,
         note=note(scale, _within(t_diff, st, "test error (pp)"),
                   nets=[("residual", d) for d in res]),
+        competent=learned([("residual", d) for d in res]), floor=floor,
     ))
     # Figure 7: response std, residual vs plain.
     smaller = [rs("plain", d) - rs("residual", d) >
@@ -519,6 +534,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
              f"largest; {spread_rule}",
         passed=all(smaller), partly=smaller[-1],
         note=note(nets=[(k, d) for k in KINDS for d in common]),
+        competent=learned([(k, d) for k in KINDS for d in common]), floor=floor,
     ))
     # Figure 7: deeper ResNets, smaller responses.
     ends, steps, r_diff, sr = trend([rs("residual", d) for d in res],
@@ -534,6 +550,7 @@ def make_claims(final: pd.DataFrame, resp_sum: pd.DataFrame, profile: str,
              f"spread; partly if only the first; {spread_rule}",
         passed=ends and steps, partly=ends,
         note=note(_within(r_diff, sr, "response std"), nets=[("residual", d) for d in res]),
+        competent=learned([("residual", d) for d in res]), floor=floor,
     ))
     return claims
 
