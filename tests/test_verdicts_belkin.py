@@ -6,27 +6,12 @@ pure functions of the tables."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-_DIR = Path(__file__).resolve().parents[1] / "reproductions/belkin"
+from .stages import load_stage
 
-
-def _load(stem):
-    spec = importlib.util.spec_from_file_location(f"belkin_verdicts_{stem}", _DIR / f"{stem}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-poly = _load("polynomial")
-sub = _load("subspace")
-rff = _load("rff")
+poly, sub, rff = (load_stage("belkin", n, "verdicts") for n in ("polynomial", "subspace", "rff"))
 
 
 # --------------------------------------------------------------------------- polynomial

@@ -4,24 +4,14 @@ not beat predicting the origin."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1] / "reproductions/chen"
+from .stages import load_stage
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"verdicts_chen_{name}", ROOT / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-spiral, memory, table2 = (_load(n) for n in ("spiral", "memory", "table2"))
+spiral, memory, table2 = (load_stage("chen", n, "verdicts")
+                          for n in ("spiral", "memory", "table2"))
 
 
 def _v(claims):

@@ -4,27 +4,14 @@ made-up tables on which its claim is false (verdict not "reproduced") and true
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-_DIR = Path(__file__).resolve().parents[1] / "reproductions/haber_ruthotto"
+from .stages import load_stage
 
-
-def _load(stem):
-    spec = importlib.util.spec_from_file_location(f"hr_verdicts_{stem}", _DIR / f"{stem}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ex1 = _load("example1")
-arch = _load("architectures")
+ex1 = load_stage("haber_ruthotto", "example1", "verdicts")
+arch = load_stage("haber_ruthotto", "architectures", "verdicts")
 
 
 # --------------------------------------------------------------------------- example 1

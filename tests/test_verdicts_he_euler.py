@@ -4,17 +4,13 @@ Nothing is computed with the nets: the rule is fed its inputs directly."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-PATH = Path(__file__).resolve().parents[1] / "reproductions/he/euler_limit.py"
-_spec = importlib.util.spec_from_file_location("he_euler_limit_verdicts", PATH)
-eul = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(eul)
+from .stages import load_stage
+
+eul = load_stage("he", "euler_limit", "verdicts")
 
 LAYERS = (4, 8, 16, 32, 64)
 
