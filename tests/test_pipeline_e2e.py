@@ -69,6 +69,12 @@ def test_report_is_self_contained_and_embeds_figures(pipeline_repo):
             assert c["verdict"] in ("reproduced", "partly", "not reproduced", "inconclusive")
             assert c.get("kind", "experiment") in ("experiment", "check")
     assert "No claims yet" not in html
+    # every figure a stage lists is in the report, inlined
+    listed = [f for sec in pipeline_repo.glob("data/*/*.section.json")
+              for f in json.loads(sec.read_text())["figures"]]
+    assert listed and len(parser.imgs) == len(listed)
+    for f in listed:
+        assert str(html_escape(f["path"])) in html, f["path"]
     # models' convergence records and each stage's wall time are shown
     assert "Training to convergence" in html
     assert "Wall time of each stage" in html
