@@ -1,14 +1,12 @@
-"""Pieces the vector fields share: activations by name, TV normalisation, time input, and
-the checks of the convolutional fields' spatial dimension."""
+"""Pieces the vector fields share: activations by name, TV normalisation, time input."""
 
 from __future__ import annotations
-
-import numbers
 
 import torch
 from torch import nn
 
-from nnde.errors import ParamError, UnknownNameError
+from nnde.errors import UnknownNameError
+from nnde.spatial import check_dims  # noqa: F401  (the fields' dims check)
 
 ACTIVATIONS = {
     "tanh": torch.tanh,
@@ -47,30 +45,3 @@ def append_time(t, x: torch.Tensor) -> torch.Tensor:
         tt = x.new_full(shape, float(t))
     return torch.cat([x, tt], dim=1)
 
-
-#: spatial dims of the convolutional fields → the input layout they take
-CONV_LAYOUTS = {1: "(batch, C, L)", 2: "(batch, C, H, W)"}
-
-
-def check_dims(dims) -> int:
-    """``dims`` of a convolutional field or stack: 1 (signals) or 2 (images)."""
-    if (
-        isinstance(dims, bool)
-        or not isinstance(dims, numbers.Integral)
-        or int(dims) not in CONV_LAYOUTS
-    ):
-        raise ParamError(
-            "dims",
-            f"must be 1 (signals {CONV_LAYOUTS[1]}) or 2 (images {CONV_LAYOUTS[2]}), got {dims!r}",
-            "1, 2",
-        )
-    return int(dims)
-
-
-def check_conv_input(owner: str, dims: int, y: torch.Tensor) -> None:
-    """Fail clearly when ``y`` is not batch × channels × ``dims`` spatial axes (conv2d
-    would otherwise read a (C, H, W) tensor as one unbatched image, without a word)."""
-    if y.dim() != dims + 2:
-        raise ValueError(
-            f"{owner}(dims={dims}) expects {CONV_LAYOUTS[dims]}, got shape {tuple(y.shape)}"
-        )

@@ -7,20 +7,10 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from nnde.errors import ParamError
-from nnde.fields._common import (
-    append_time,
-    check_conv_input,
-    check_dims,
-    get_activation,
-    tv_norm,
-)
-
-#: number of dims of the input → (convolution, its adjoint)
-_CONV = {3: (F.conv1d, F.conv_transpose1d), 4: (F.conv2d, F.conv_transpose2d)}
-_CONV_MODULE = {1: nn.Conv1d, 2: nn.Conv2d}
+from nnde.fields._common import append_time, get_activation, tv_norm
+from nnde.spatial import check_dims, check_input, torch_layers
 
 
 def _check_pos(x, key):
@@ -59,6 +49,8 @@ class SymmetricConvField(nn.Module):
     ):
         super().__init__()
         self.dims = check_dims(dims)
+        layers = torch_layers(self.dims)
+        self._conv, self._conv_t = layers.conv_fn, layers.conv_transpose_fn
         _check_pos(channels, "channels")
         hidden = channels if hidden is None else hidden
         _check_pos(hidden, "hidden")
@@ -83,13 +75,12 @@ class SymmetricConvField(nn.Module):
         self.b = nn.Parameter(torch.zeros(hidden)) if bias else None
 
     def forward(self, t, y):
-        check_conv_input(type(self).__name__, self.dims, y)
-        conv, conv_t = _CONV[y.dim()]
+        check_input(type(self).__name__, self.dims, y)
         x = append_time(t, y) if self.time_input else y
-        u = conv(x, self.K, self.b, padding=self.pad)
+        u = self._conv(x, self.K, self.b, padding=self.pad)
         if self.norm == "tv":
             u = tv_norm(u, self.eps)
-        return -conv_t(self.sigma(u), self.K[:, : self.channels], padding=self.pad)
+        return -self._conv_t(self.sigma(u), self.K[:, : self.channels], padding=self.pad)
 
 
 class ODENetConvField(nn.Module):
@@ -114,7 +105,7 @@ class ODENetConvField(nn.Module):
         self.time_input = time_input
         extra = int(time_input)
         self.norm1 = nn.GroupNorm(g, channels)
-        conv = _CONV_MODULE[self.dims]
+        conv = torch_layers(self.dims).conv
         self.conv1 = conv(channels + extra, channels, 3, padding=1)
         self.norm2 = nn.GroupNorm(g, channels)
         self.conv2 = conv(channels + extra, channels, 3, padding=1)
@@ -124,7 +115,7 @@ class ODENetConvField(nn.Module):
         return conv(append_time(t, x) if self.time_input else x)
 
     def forward(self, t, y):
-        check_conv_input(type(self).__name__, self.dims, y)
+        check_input(type(self).__name__, self.dims, y)
         x = self._conv(self.conv1, t, torch.relu(self.norm1(y)))
         x = self._conv(self.conv2, t, torch.relu(self.norm2(x)))
         return self.norm3(x)

@@ -37,22 +37,13 @@ from nnde.errors import ParamError
 from nnde.fields import ODENetConvField
 from nnde.integrators import solve
 from nnde.layers import ODEBlock
+from nnde.spatial import check_dims, torch_layers
 
 CLASSIFIERS = ("mlp", "resnet", "rknet", "odenet")
 GRADIENTS = ("direct", "adjoint")
 
 
 # --------------------------------------------------------------------------- classifiers
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_POOL = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d}
-
-
-def _check_dims(dims) -> int:
-    if dims not in _CONV or isinstance(dims, bool):
-        raise ParamError("dims", f"is {dims!r}", "1 (signals (B, 1, L)) or 2 (images)")
-    return dims
-
-
 class ResBlock(nn.Module):
     """Pre-activation residual block Y + conv(ReLU(GN(conv(ReLU(GN(Y)))))): one Euler
     step (h = 1) of its own field. (B, C, H, W) -> (B, C, H, W) with 3x3 convolutions
@@ -61,7 +52,7 @@ class ResBlock(nn.Module):
     def __init__(self, channels: int, dims: int = 2, groups: int | None = None):
         super().__init__()
         g = _groups(channels, groups)
-        conv = _CONV[_check_dims(dims)]
+        conv = torch_layers(dims).conv
         self.body = nn.Sequential(
             nn.GroupNorm(g, channels),
             nn.ReLU(),
@@ -84,7 +75,7 @@ def _groups(channels: int, groups: int | None) -> int:
 
 def _downsampling(channels: int, times: int, dims: int = 2, groups: int | None = None):
     g = _groups(channels, groups)
-    conv = _CONV[dims]
+    conv = torch_layers(dims).conv
     layers: list[nn.Module] = [conv(1, channels, 3, padding=1)]
     for _ in range(times):
         layers += [nn.GroupNorm(g, channels), nn.ReLU(), conv(channels, channels, 4, 2, 1)]
@@ -95,7 +86,7 @@ def _head(channels: int, classes: int, dims: int = 2, groups: int | None = None)
     return nn.Sequential(
         nn.GroupNorm(_groups(channels, groups), channels),
         nn.ReLU(),
-        _POOL[dims](1),
+        torch_layers(dims).adaptive_avgpool(1),
         nn.Flatten(),
         nn.Linear(channels, classes),
     )
@@ -123,7 +114,7 @@ def make_classifier(
     paper's 32 groups of 2 channels at C = 64)."""
     if kind not in CLASSIFIERS:
         raise ParamError("model", f"is {kind!r}", ", ".join(CLASSIFIERS))
-    dims = _check_dims(dims)
+    dims = check_dims(dims)
     if kind == "mlp":
         return nn.Sequential(
             nn.Flatten(),

@@ -52,6 +52,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nnde.spatial import check_dims, torch_layers
+
 __all__ = [
     "KINDS",
     "BasicBlock",
@@ -73,20 +75,9 @@ def depth_to_n(depth: int) -> int:
     return (depth - 2) // 6
 
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
-
-
-def _check_dims(dims: int) -> int:
-    if dims not in _CONV or isinstance(dims, bool):
-        raise ValueError(f"dims must be 1 (signals B, C, L) or 2 (images B, C, H, W), "
-                         f"got {dims!r}")
-    return dims
-
-
 def _conv3x3(cin: int, cout: int, stride: int = 1, dims: int = 2) -> nn.Module:
     # No bias: the BN that follows has its own shift.
-    return _CONV[dims](cin, cout, 3, stride=stride, padding=1, bias=False)
+    return torch_layers(dims).conv(cin, cout, 3, stride=stride, padding=1, bias=False)
 
 
 class OptionAShortcut(nn.Module):
@@ -122,9 +113,9 @@ class BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, residual: bool, dims: int = 2):
         super().__init__()
         self.conv1 = _conv3x3(cin, cout, stride, dims)
-        self.bn1 = _BN[dims](cout)
+        self.bn1 = torch_layers(dims).batchnorm(cout)
         self.conv2 = _conv3x3(cout, cout, dims=dims)
-        self.bn2 = _BN[dims](cout)
+        self.bn2 = torch_layers(dims).batchnorm(cout)
         self.residual = residual
         self.shortcut = OptionAShortcut(cin, cout, stride) if residual else None
 
@@ -150,9 +141,9 @@ class CifarNet(nn.Module):
         super().__init__()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        self.n, self.residual, self.dims = n, residual, _check_dims(dims)
+        self.n, self.residual, self.dims = n, residual, check_dims(dims)
         self.conv = _conv3x3(in_channels, widths[0], dims=dims)
-        self.bn = _BN[dims](widths[0])
+        self.bn = torch_layers(dims).batchnorm(widths[0])
         blocks, cin = [], widths[0]
         for i, w in enumerate(widths):
             for j in range(n):

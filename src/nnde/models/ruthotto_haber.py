@@ -39,8 +39,8 @@ import torch
 from torch import nn
 
 from nnde.errors import ParamError, UnknownNameError
-from nnde.fields._common import check_dims
 from nnde.layers import HyperbolicCNN, ParabolicCNN, SecondOrderCNN
+from nnde.spatial import check_dims, torch_layers
 
 __all__ = ["VARIANTS", "PDECNN", "hand_count"]
 
@@ -49,12 +49,6 @@ VARIANTS = {
     "parabolic": ParabolicCNN,
     "hamiltonian": HyperbolicCNN,
     "second_order": SecondOrderCNN,
-}
-
-#: spatial dims → (convolution, batch normalisation, 2× average pooling)
-_MODULES = {
-    1: (nn.Conv1d, nn.BatchNorm1d, nn.AvgPool1d),
-    2: (nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d),
 }
 
 
@@ -95,8 +89,8 @@ class PDECNN(nn.Module):
         dims: int = 2,
     ):
         super().__init__()
-        dims = check_dims(dims)
-        conv, batchnorm, avgpool = _MODULES[dims]
+        layers = torch_layers(dims)
+        conv, batchnorm, avgpool = layers.conv, layers.batchnorm, layers.avgpool
         if variant not in VARIANTS:
             raise UnknownNameError("variant", variant, list(VARIANTS))
         widths = _check_widths(widths, variant)
