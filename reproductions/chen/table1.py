@@ -36,6 +36,7 @@ from nnde.data import load_mnist, load_mnist1d
 from nnde.errors import ParamError
 from nnde.integrators import METHODS
 from nnde.models.chen import CLASSIFIERS, make_classifier, measure_step, ode_block
+from nnde.parallel import map_jobs
 from nnde.stage import (
     StageOutputs,
     check,
@@ -201,18 +202,8 @@ def run(cfg: dict):
         key=lambda j: (-COST[j[0]], cfg["seeds"].index(j[1])),
     )
     data = load_data(cfg)
-    if cfg["workers"] > 1 and len(jobs) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        # The first optimiser built in a process costs seconds (lazy imports inside
-        # torch.optim); build one here so that forked workers inherit it warm.
-        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-        with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("fork")) as ex:
-            futs = [ex.submit(train_one, k, s, cfg, data) for k, s in jobs]
-            results = [f.result() for f in futs]
-    else:
-        results = [train_one(k, s, cfg, data) for k, s in jobs]
+    results = map_jobs(train_one, [(k, s, cfg, data) for k, s in jobs], cfg["workers"],
+                       cfg["threads"])
     order = {k: i for i, k in enumerate(cfg["models"])}
     results.sort(key=lambda r: (order[r["row"]["kind"]], cfg["seeds"].index(r["row"]["seed"])))
     per_seed = pd.DataFrame([r["row"] for r in results])

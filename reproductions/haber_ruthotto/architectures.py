@@ -61,6 +61,7 @@ from nnde.data.toy2d import TOY2D, toy2d_split
 from nnde.errors import DivergenceError, ParamError
 from nnde.integrators import METHODS, get_method
 from nnde.layers import get_layer
+from nnde.parallel import map_jobs
 from nnde.stage import (
     StageOutputs,
     check,
@@ -402,18 +403,8 @@ def run(cfg: dict, keep=()):
     # the costliest cells first, so two workers finish together
     cost = {"antisym_rk4": 4.5, "antisym_euler": 2.5, "hamiltonian": 2.0, "second_order": 2.0}
     cells.sort(key=lambda c: -cost.get(c[0], 1.0) * c[1])
-    # The first optimiser built in a process costs seconds (lazy imports inside
-    # torch.optim); build one here so that forked workers inherit it warm.
-    torch.optim.Adam([nn.Parameter(torch.zeros(1))])
-    if cfg["workers"] > 1 and len(cells) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("fork")) as ex:
-            futs = [ex.submit(run_cell, a, n, cfg, (a, n) in keep) for a, n in cells]
-            results = [f.result() for f in futs]
-    else:
-        results = [run_cell(a, n, cfg, (a, n) in keep) for a, n in cells]
+    results = map_jobs(run_cell, [(a, n, cfg, (a, n) in keep) for a, n in cells],
+                       cfg["workers"], cfg["threads"])
     rows = [r for res in results for r in res["rows"]]
     df = pd.DataFrame(rows)
     df["arch"] = pd.Categorical(df["arch"], list(ARCHS))

@@ -52,6 +52,7 @@ import torch
 
 from nnde.errors import ParamError
 from nnde.models.he import KINDS, cifar_net, depth_to_n
+from nnde.parallel import map_jobs
 from nnde.stage import (
     StageOutputs,
     check,
@@ -249,10 +250,6 @@ def train_one(kind: str, depth: int, seed: int, cfg: dict, data=None, workers: i
     }
 
 
-def _job(args):
-    return train_one(*args)
-
-
 def jobs(cfg: dict) -> list[tuple[str, int, int]]:
     """Every (kind, depth, seed) to train, the deepest first (for the process pool)."""
     out = [(k, d, s) for k in KINDS for d in cfg[f"{k}_depths"] for s in cfg["seeds"]]
@@ -264,16 +261,9 @@ def run(cfg: dict, data=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     with one row per (kind, depth, seed, epoch), per (kind, depth, seed, layer) and per
     (kind, depth, seed) (final errors, epochs run, convergence, times)."""
     todo = jobs(cfg)
-    if cfg["workers"] > 1 and data is None:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        args = [(*j, cfg, None, cfg["workers"]) for j in todo]
-        with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn")) as ex:
-            results = list(ex.map(_job, args))
-    else:
-        data = data if data is not None else load_data(cfg)
-        results = [train_one(*j, cfg, data=data) for j in todo]
+    data = data if data is not None else load_data(cfg)
+    results = map_jobs(train_one, [(*j, cfg, data, cfg["workers"]) for j in todo],
+                       cfg["workers"], cfg["threads"])
     hist, resp, runs = [], [], []
     for r in results:
         key = {"kind": r["kind"], "depth": r["depth"], "seed": r["seed"], "params": r["params"]}

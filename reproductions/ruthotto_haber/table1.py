@@ -35,6 +35,7 @@ import torch
 
 from nnde.errors import ParamError
 from nnde.models.ruthotto_haber import PDECNN, VARIANTS, hand_count
+from nnde.parallel import map_jobs
 from nnde.stage import (
     StageOutputs,
     check,
@@ -53,7 +54,6 @@ from nnde.train import (
     Plateau,
     TrainConfig,
     count_parameters,
-    set_threads,
     train_classifier,
 )
 
@@ -171,11 +171,10 @@ def train_variant(variant: str, data, cfg: dict, seed: int | None = None):
     return model.cpu().eval(), df, hist.seconds, hist.summary()
 
 
-def _job(args):
-    """One (variant, seed) in a worker process: its own data copy and thread count."""
-    variant, seed, cfg = args
-    set_threads(cfg["threads"], cfg["workers"])
-    model, hist, seconds, summary = train_variant(variant, load_data(cfg), cfg, seed)
+def _train_state(variant: str, data, cfg: dict, seed: int):
+    """:func:`train_variant` with the model as its state dict (the model itself holds a
+    closure and does not pickle back from a worker process)."""
+    model, hist, seconds, summary = train_variant(variant, data, cfg, seed)
     return model.state_dict(), hist, seconds, summary
 
 
@@ -187,25 +186,14 @@ def run(cfg: dict):
     run is seeded on its own, so the results do not depend on the number of workers)."""
     data = load_data(cfg)
     cin, classes = data[3], data[4]
-    jobs = [(v, seed, cfg) for seed in cfg["seeds"] for v in cfg["variants"]]
-    if cfg.get("workers", 1) > 1 and len(jobs) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn")) as ex:
-            done = list(ex.map(_job, jobs))
-        results = []
-        for (v, _seed, _), (state, hist, seconds, summary) in zip(jobs, done, strict=True):
-            model = PDECNN(v, cfg["widths"], cin, classes, steps=cfg["steps"], h=cfg["h"],
-                           box=cfg["box"])
-            model.load_state_dict(state)
-            results.append((model.eval(), hist, seconds, summary))
-    else:
-        set_threads(cfg["threads"])
-        results = [train_variant(v, data, cfg, seed) for v, seed, _ in jobs]
+    jobs = [(v, data, cfg, seed) for seed in cfg["seeds"] for v in cfg["variants"]]
+    results = map_jobs(_train_state, jobs, cfg["workers"], cfg["threads"])
     rows, hists, models, conv = [], [], {}, []
-    for (v, seed, _), (model, hist, seconds, summary) in zip(jobs, results, strict=True):
-        models.setdefault(v, model)
+    for (v, _, _, seed), (state, hist, seconds, summary) in zip(jobs, results, strict=True):
+        model = PDECNN(v, cfg["widths"], cin, classes, steps=cfg["steps"], h=cfg["h"],
+                       box=cfg["box"])
+        model.load_state_dict(state)
+        models.setdefault(v, model.eval())
         hists.append(hist)
         conv.append({"model": f"{LABELS[v]} seed {seed}", "variant": v, "seed": seed,
                      **summary})
