@@ -110,10 +110,12 @@ DATASETS = {"swiss_roll": 0.5, "peaks": 0.72}  # data set → majority-class sha
 
 
 def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
-                acc=None, M_by_arch=None, euler=True, majority=True):
+                acc=None, M_by_arch=None, euler=True, majority=True, grad=None, eig=None):
     """A made-up measured table: 5 architectures × 4 depths × 2 data sets × 2 seeds.
     ``acc``: {arch: validation accuracy} (default 0.9 everywhere) or a callable
-    (arch, depth, dataset, seed) → accuracy."""
+    (arch, depth, dataset, seed) → accuracy. ``grad``: callable (arch, depth) →
+    (first/last ratio at initialisation, trained); default 2 for stable nets and 30
+    (trained) for the ResNet. ``eig``: {arch: {column: value}} overrides."""
     acc = acc or {}
     rows = []
     for a in arch.ARCHS:
@@ -122,12 +124,25 @@ def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
                 for s in (0, 1):
                     M = (M_by_arch or {}).get(a, M_resnet if a == "resnet" else M_stable)[i]
                     v = acc(a, n, d, s) if callable(acc) else acc.get(a, 0.9)
+                    gi, gt = grad(a, n) if grad else ((1.5, 30.0) if a == "resnet" else (2.0, 2.0))
                     r = {"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": s,
                          "integrator": "euler", "M": M, "M_min": 0.5, "M_median": M,
-                         "val_acc": v, "train_acc": 1.0, "grad_first": 1.0,
-                         "grad_last": 1.0, "grad_first_init": 1.0, "grad_last_init": 1.0,
+                         "val_acc": v, "train_acc": 1.0, "grad_first": gt,
+                         "grad_last": 1.0, "grad_first_init": gi, "grad_last_init": 1.0,
                          "max_abs_hlam": 1.0, "frac_outside_region": 0.0,
-                         "predicted_growth": 1.0, "seconds_cell": 1.0}
+                         "predicted_growth": 1.0, "seconds_cell": 1.0,
+                         "cpu_seconds_cell": 10.0 * n / 256,
+                         "gamma": 0.1 if a == "antisym_euler" else 0.0}
+                    if a == "resnet":
+                        r.update(eig_off_axis=0.9, eig_re_pos=0.4, eig_max_re_rel=1.0,
+                                 eig_max_abs_re_rel=1.0, eig_min_re=-2.0, eig_max_abs=2.0)
+                    elif a == "antisym_euler":
+                        r.update(eig_off_axis=0.9, eig_re_pos=0.0, eig_max_re_rel=1e-17,
+                                 eig_max_abs_re_rel=0.05, eig_min_re=-0.099, eig_max_abs=2.0)
+                    else:
+                        r.update(eig_off_axis=0.0, eig_re_pos=0.0, eig_max_re_rel=1e-16,
+                                 eig_max_abs_re_rel=1e-16, eig_min_re=-1e-16, eig_max_abs=2.0)
+                    r.update((eig or {}).get(a, {}))
                     if majority:
                         r["majority_val"] = maj
                     if a == "antisym_rk4":
@@ -137,14 +152,77 @@ def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
     return pd.DataFrame(rows)
 
 
-def _arch(df, **kw):
-    return {c.id: c for c in arch.make_claims(df, **kw)}
+ML_LEVELS = (16, 32, 64, 128, 256)
+
+
+def _levels(acc=0.9, cpu=5.0, archs=("resnet", "antisym_euler")):
+    """Multi-level training table: levels 16 … 256 (the sweep's deepest depth); ``acc``
+    and ``cpu`` (cumulative CPU seconds) at the last level; ``acc`` may be a callable
+    (arch, seed) → accuracy."""
+    rows = []
+    for a in archs:
+        for lev, n in enumerate(ML_LEVELS):
+            for d, maj in DATASETS.items():
+                for s in (0, 1):
+                    last = n == ML_LEVELS[-1]
+                    v = (acc(a, s) if callable(acc) else acc) if last else 0.8
+                    rows.append({"arch": a, "depth": n, "level": lev, "epochs": 10,
+                                 "dataset": d, "seed": s, "train_acc": v, "val_acc": v,
+                                 "majority_val": maj, "diverged": "",
+                                 "cpu_seconds": cpu * (lev + 1) / len(ML_LEVELS),
+                                 "seconds": cpu})
+    return pd.DataFrame(rows)
+
+
+def _refine(M=(40.0, 20.0, 15.0, 14.5, 14.4), archs=("resnet", "antisym_euler")):
+    """One θ(t) sampled at N = 16 … 256: M per N (the same for every member)."""
+    return pd.DataFrame([{"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": s,
+                          "integrator": "euler", "M": m, "M_median": m / 4,
+                          "max_abs_hlam": 1.0, "frac_outside_region": 0.0,
+                          "frac_step_only": 0.0}
+                         for a in archs for n, m in zip(ML_LEVELS, M, strict=True)
+                         for d in DATASETS for s in (0, 1)])
+
+
+def _arch(df, levels=None, refine=None, **kw):
+    levels = _levels() if levels is None else levels
+    refine = _refine() if refine is None else refine
+    return {c.id: c for c in arch.make_claims(df, levels, refine, **kw)}
 
 
 def test_architectures_declares_every_claim_it_makes():
     claims = _arch(_arch_table())
     assert set(claims) == set(arch.CLAIM_IDS)
-    assert {c.kind for c in claims.values()} == {"experiment"}
+    kinds = {c.id: c.kind for c in claims.values()}
+    assert kinds.pop("stable_archs_eigenvalues_on_axis") == "check"  # an identity
+    assert set(kinds.values()) == {"experiment"}
+    assert all("§" in c.statement or "paper" in c.statement or "experiments" in c.statement
+               for c in claims.values())
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_eigenvalues_on_axis")
+def test_stable_eigenvalues_on_axis_can_fail():
+    cid = "stable_archs_eigenvalues_on_axis"
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    # a Hamiltonian layer with a real part of 1 % of its spectral radius: wrong layer
+    off = _arch(_arch_table(eig={"hamiltonian": {"eig_max_abs_re_rel": 0.01}}))[cid]
+    assert off.verdict == "not reproduced" and "hamiltonian" in off.note
+    # antisymmetric with γ: Re λ below −γ is outside [−γ, 0]
+    low = _arch(_arch_table(eig={"antisym_euler": {"eig_min_re": -0.2}}))[cid]
+    assert low.verdict == "not reproduced"
+    up = _arch(_arch_table(eig={"antisym_euler": {"eig_max_re_rel": 1e-3}}))[cid]
+    assert up.verdict == "not reproduced"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.resnet_eigenvalues_off_axis")
+def test_resnet_eigenvalues_off_axis_can_fail():
+    cid = "resnet_eigenvalues_off_axis"
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    on = _arch(_arch_table(eig={"resnet": {"eig_off_axis": 0.0, "eig_re_pos": 0.0}}))[cid]
+    assert on.verdict == "not reproduced"
+    # off the axis, but only to the left (lossy, never amplifying): partly
+    left = _arch(_arch_table(eig={"resnet": {"eig_off_axis": 0.8, "eig_re_pos": 0.0}}))[cid]
+    assert left.verdict == "partly"
 
 
 @pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_M_bounded_in_depth")
@@ -167,14 +245,68 @@ def test_stable_M_bounded_in_depth_can_fail():
     assert nan.verdict == "not reproduced"
 
 
-@pytest.mark.verdicts("haber_ruthotto.architectures.resnet_M_departs_with_depth")
-def test_resnet_M_departs_with_depth_can_fail():
-    cid = "resnet_M_departs_with_depth"
+@pytest.mark.verdicts("haber_ruthotto.architectures.M_converges_as_h_to_0")
+def test_M_converges_as_h_to_0_can_fail():
+    cid = "M_converges_as_h_to_0"
     assert _arch(_arch_table())[cid].verdict == "reproduced"
-    collapses = _arch(_arch_table(M_resnet=(0.9, 0.5, 0.1, 0.01)))[cid]
-    assert collapses.verdict == "reproduced"  # lossy counts as departing from 1
-    flat = _arch(_arch_table(M_resnet=(1.0, 1.1, 0.9, 1.2)))[cid]
+    # still moving by 30 % per halving of h at the finest level: not converged
+    moving = _arch(_arch_table(), refine=_refine(M=(10.0, 13.0, 17.0, 22.0, 29.0)))[cid]
+    assert moving.verdict == "not reproduced"
+    # small last change but larger than before (an oscillation, not convergence): partly
+    wobble = _arch(_arch_table(), refine=_refine(M=(14.0, 14.1, 14.0, 14.1, 14.6)))[cid]
+    assert wobble.verdict == "partly"
+    # a diverged θ(t) (M not finite at the finest N) does not converge
+    nan = _arch(_arch_table(), refine=_refine(M=(14.0, 14.1, 14.0, 14.1, float("nan"))))[cid]
+    assert nan.verdict == "not reproduced"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_gradients_bounded")
+def test_stable_gradients_bounded_can_fail():
+    cid = "stable_archs_gradients_bounded"
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    # vanishing at the first layer after training, everywhere: not bounded
+    van = _arch(_arch_table(grad=lambda a, n: (1.0, 1e-3)))[cid]
+    assert van.verdict == "not reproduced"
+    # one architecture explodes at the deepest depth only: partly
+    one = _arch(_arch_table(grad=lambda a, n: (1.0, 50.0) if (a, n) == ("hamiltonian", 256)
+                            else (1.0, 1.0)))[cid]
+    assert one.verdict == "partly" and "hamiltonian N=256 trained" in one.note
+    # zero gradient at the last layer: a ratio that is not finite is not bounded
+    zero = _arch(_arch_table(grad=lambda a, n: (1.0, float("inf"))))[cid]
+    assert zero.verdict == "not reproduced"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.resnet_gradients_unbounded")
+def test_resnet_gradients_unbounded_can_fail():
+    cid = "resnet_gradients_unbounded"
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    flat = _arch(_arch_table(grad=lambda a, n: (1.0, 1.0)))[cid]
     assert flat.verdict == "not reproduced"
+    # only at a shallow depth: partly
+    shallow = _arch(_arch_table(grad=lambda a, n: (1.0, 0.01 if n == 16 else 1.0)))[cid]
+    assert shallow.verdict == "partly"
+
+
+@pytest.mark.verdicts("haber_ruthotto.architectures.multilevel_matches_direct_faster")
+def test_multilevel_matches_direct_faster_can_fail():
+    cid = "multilevel_matches_direct_faster"
+    # direct 256-layer training: 0.9 accuracy in 10 CPU s; multi-level 0.9 in 5 s
+    assert _arch(_arch_table())[cid].verdict == "reproduced"
+    slower = _arch(_arch_table(), levels=_levels(cpu=20.0))[cid]
+    assert slower.verdict == "partly"  # as accurate, not faster
+    # 7 pp worse, every model above the floor (peaks: majority 0.72 + 0.10)
+    worse = _arch(_arch_table(), levels=_levels(acc=0.83))[cid]
+    assert worse.verdict == "not reproduced"
+    assert _arch(_arch_table(), levels=_levels(acc=0.83, cpu=20.0))[cid].verdict == \
+        "not reproduced"
+    # 6 pp worse on average, but inside twice the seed noise: no evidence of worse
+    direct = _arch_table(acc={"resnet": 0.97, "antisym_euler": 0.97})
+    noisy = _arch(direct, levels=_levels(acc=lambda a, s: 0.99 if s else 0.83))[cid]
+    assert noisy.verdict == "reproduced"
+    assert _arch(direct, levels=_levels(acc=0.91))[cid].verdict == "not reproduced"
+    # multi-level collapsed to the majority class: inconclusive, whatever the time
+    chance = _arch(_arch_table(), levels=_levels(acc=0.5))[cid]
+    assert chance.verdict == "inconclusive"
 
 
 @pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_comparable_accuracy")

@@ -138,11 +138,14 @@ def get_number(
     return kind(v)
 
 
-def get_list(p: Mapping, key: str, item: Callable[[Any, str], Any], section: str = "") -> list:
-    """A non-empty list whose items are checked by ``item(value, name)``."""
+def get_list(p: Mapping, key: str, item: Callable[[Any, str], Any], section: str = "",
+             allow_empty: bool = False) -> list:
+    """A non-empty list (or, with ``allow_empty``, any list) whose items are checked by
+    ``item(value, name)``."""
     name = f"{section}.{key}" if section else key
-    if key not in p or not isinstance(p[key], list) or not p[key]:
-        raise ParamError(name, f"is {p.get(key)!r}", "a non-empty list")
+    if key not in p or not isinstance(p[key], list) or not (p[key] or allow_empty):
+        raise ParamError(name, f"is {p.get(key)!r}",
+                         "a list" if allow_empty else "a non-empty list")
     return [item(v, f"{name}[{i}]") for i, v in enumerate(p[key])]
 
 
