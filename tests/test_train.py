@@ -64,6 +64,38 @@ def test_eval_train_off_reports_running_loss():
     assert math.isnan(r["train_error"]) and 0 < r["train_loss"] < 1.0
 
 
+def test_train_eval_subset_changes_the_measurement_not_the_training():
+    """Per-epoch training loss on a fixed subset: same weights as evaluating the whole set
+    (evaluation draws no random numbers), records on the subset, the summary's final
+    training loss and error on the whole set."""
+    from nnde.train import evaluate
+
+    x, y = blobs()
+    runs = {}
+    for k in (0, 37):
+        torch.manual_seed(0)
+        m = model()
+        cfg = TrainConfig(epochs=3, batch_size=50, lr=0.1, progress=False,
+                          train_eval_subset=k)
+        runs[k] = (m, train_classifier(m, x, y, cfg))
+    (m0, h0), (m1, h1) = runs[0], runs[37]
+    for a, b in zip(m0.parameters(), m1.parameters()):
+        assert torch.equal(a, b)
+    full = evaluate(m1, x, y)
+    assert h1.summary()["final_train_loss"] == pytest.approx(full[0], rel=1e-6)
+    assert h1.summary()["final_train_error"] == pytest.approx(full[1])
+    assert h0.summary()["final_train_loss"] == pytest.approx(full[0], rel=1e-6)
+    # the per-epoch record is the subset's, which is not the whole set's
+    assert h1.records[-1]["train_loss"] != pytest.approx(full[0], rel=1e-6)
+    assert h1.final_train is not None and h0.final_train is None
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_train_eval_subset_rejects_bad_values(bad):
+    with pytest.raises(ParamError, match="train_eval_subset"):
+        TrainConfig(epochs=1, batch_size=8, lr=0.1, train_eval_subset=bad)
+
+
 def test_stage_command_line_sets_checkpoint_and_resume(monkeypatch, tmp_path):
     from nnde.stage import run_main
 

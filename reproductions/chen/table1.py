@@ -148,6 +148,7 @@ def train_one(kind: str, seed: int, cfg: dict, data=None) -> dict:
         stage=f"{PAPER}.{STAGE}",
         model_name=f"{kind}-seed{seed}",
         plateau=cfg["plateau"],
+        train_eval_subset=cfg["train_eval_subset"],
     )
 
     def on_epoch(m, epoch):  # the ODE-Net's NFE over training (Figure 3c, d)
@@ -433,6 +434,8 @@ def read_config(p: dict) -> dict:
         "mnist1d_path": str(p.get("mnist1d_path", "data/mnist1d/mnist1d.npz")),
         "train_subset": optional_int("train_subset"),
         "test_subset": optional_int("test_subset"),
+        "train_eval_subset": get_number(p, "train_eval_subset", sec, kind=int, ge=0)
+        if "train_eval_subset" in p else 0,
         "models": get_list(p, "models", model, sec),
         "channels": get_number(p, "channels", sec, kind=int, gt=0),
         "groups": optional_int("groups"),
@@ -501,6 +504,9 @@ def describe(cfg: dict, n_train: int, n_test: int) -> str:
     schedule = (
         f"each model trained until its training loss reached a plateau — {pl.describe()} — "
         f"with at most {cfg['epochs']} epochs"
+        + (f" (the per-epoch training loss that the criterion reads is measured on a fixed "
+           f"random {cfg['train_eval_subset']:,} of the training examples; final training "
+           "losses and errors on the whole set)" if cfg["train_eval_subset"] else "")
         if pl is not None
         else f"{cfg['epochs']} epochs"
         + (f", lr ×0.1 at epochs {cfg['milestones']}" if cfg["milestones"] else "")

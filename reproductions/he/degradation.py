@@ -228,6 +228,7 @@ def train_one(kind: str, depth: int, seed: int, cfg: dict, data=None, workers: i
         seed=seed, device=cfg["device"], stage=f"{PAPER}.{STAGE}",
         model_name=f"{kind}-{depth}", eval_batch_size=cfg["eval_batch_size"],
         plateau=cfg["plateau"],
+        train_eval_subset=cfg["train_eval_subset"],
     )
     augment = crop_flip(cfg["pad"]) if cfg["augment"] == "crop_flip" else None
     hist = train_classifier(
@@ -664,6 +665,8 @@ def read_config(p: dict) -> dict:
         "split_seed": get_number(p, "split_seed", sec, kind=int, ge=0),
         "test_frac": get_number(p, "test_frac", sec, gt=0, le=0.9),
         "train_subset": get_number(p, "train_subset", sec, kind=int, ge=0),
+        "train_eval_subset": get_number(p, "train_eval_subset", sec, kind=int, ge=0)
+        if "train_eval_subset" in p else 0,
         "batch_size": get_number(p, "batch_size", sec, kind=int, gt=0),
         "eval_batch_size": get_number(p, "eval_batch_size", sec, kind=int, gt=0),
         "lr": get_number(p, "lr", sec, gt=0),
@@ -735,7 +738,11 @@ def describe(cfg: dict, runs: pd.DataFrame) -> str:
                  f"run: {int(runs.epochs_run.min())}–{int(runs.epochs_run.max())} (per net "
                  "in the convergence table). With every net trained to its own plateau, "
                  "'degradation' here is the training error (and loss) each net ends with, "
-                 "not the gap between curves after one common schedule as in Figure 6")
+                 "not the gap between curves after one common schedule as in Figure 6"
+                 + (f". The per-epoch training loss (curves and plateau criterion) is "
+                    f"measured on a fixed random {cfg['train_eval_subset']:,} of the "
+                    "training examples; final training errors and losses on the whole set"
+                    if cfg["train_eval_subset"] else ""))
     else:
         warm = (f"; nets of depth {cfg['warmup_depths']} warmed up at lr {cfg['warmup_lr']} "
                 f"until the training error of the last {cfg['warmup_window']} mini-batches "

@@ -183,7 +183,12 @@ class TrainConfig:
     eval_batch_size: int = 1024
     checkpoint: str | None = None  # saved (atomically, by rank 0) after every epoch
     resume: bool = False  # continue from `checkpoint` if it exists
-    eval_train: bool = True  # re-evaluate the whole training set after every epoch
+    eval_train: bool = True  # re-evaluate the training set after every epoch
+    # > 0: the per-epoch training loss/error (and the plateau criterion reading it) come
+    # from a fixed random subset of that many training examples, drawn from ``seed``
+    # without touching the global RNG; the whole set is evaluated once after the last
+    # epoch for the run's final numbers (History.summary). 0: the whole set every epoch.
+    train_eval_subset: int = 0
     # Train to a plateau of the training loss (``epochs`` is then the cap); None: a fixed
     # number of epochs. Needs eval_train and no milestones.
     plateau: Plateau | None = None
@@ -193,6 +198,10 @@ class TrainConfig:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ParamError(key, f"is {v!r}", "an integer > 0")
+        v = self.train_eval_subset
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ParamError("train_eval_subset", f"is {v!r}", "an integer >= 0 (0: the "
+                             "whole training set)")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ParamError("lr", f"is {self.lr!r}", "a number > 0")
         if self.optimizer not in OPTIMIZERS:
@@ -225,13 +234,19 @@ class History:
     #: epoch cap); None when training ran a fixed number of epochs
     converged: bool | None = None
     stop_reason: str = ""  # "plateau", "floor", "epoch cap" or "fixed epochs"
+    #: (loss, error) on the whole training set after the last epoch, when the per-epoch
+    #: records were taken on a subset (TrainConfig.train_eval_subset); None otherwise
+    final_train: tuple[float, float] | None = None
 
     def summary(self) -> dict:
-        """Final training loss and error, epochs run, and the convergence record."""
+        """Final training loss and error (on the whole training set), epochs run, and the
+        convergence record."""
         last = self.records[-1] if self.records else {}
+        loss, err = self.final_train or (last.get("train_loss", math.nan),
+                                         last.get("train_error", math.nan))
         return {
-            "final_train_loss": last.get("train_loss", math.nan),
-            "final_train_error": last.get("train_error", math.nan),
+            "final_train_loss": loss,
+            "final_train_error": err,
             "epochs_run": last.get("epoch", 0),
             "converged": self.converged,
             "stop_reason": self.stop_reason,
@@ -371,6 +386,12 @@ def train_classifier(
             if plateau.reason:  # the saved run had already stopped
                 first_epoch = cfg.epochs + 1
     n = len(x_train)
+    x_fit, y_fit = x_train, y_train  # what the per-epoch training loss is measured on
+    subset = 0 < cfg.train_eval_subset < n
+    if subset:
+        pick = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 104729))
+        pick = pick[: cfg.train_eval_subset].sort().values
+        x_fit, y_fit = x_train[pick], y_train[pick]
     show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
     bar = None
     if show and d.is_main and not os.environ.get("NNDE_NO_PROGRESS"):
@@ -408,7 +429,7 @@ def train_classifier(
         sched.step()
         rec = {"epoch": epoch, "iteration": step}
         if cfg.eval_train:
-            rec["train_loss"], rec["train_error"] = evaluate(model, x_train, y_train,
+            rec["train_loss"], rec["train_error"] = evaluate(model, x_fit, y_fit,
                                                              cfg.eval_batch_size, device)
         else:  # the running mean of the epoch's mini-batch losses (no error rate)
             rec["train_loss"], rec["train_error"] = epoch_loss / max(batches, 1), math.nan
@@ -439,6 +460,8 @@ def train_classifier(
             break
     if bar is not None:
         bar.close()
+    if subset and cfg.eval_train and hist.records:
+        hist.final_train = evaluate(model, x_train, y_train, cfg.eval_batch_size, device)
     hist.seconds = time.perf_counter() - start
     hist.iterations = step
     if plateau is None:
