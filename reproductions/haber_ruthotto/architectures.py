@@ -1013,21 +1013,29 @@ def decision_figure(kept, depth, cfg):
     fig, axes = plt.subplots(len(ds), len(archs), figsize=(2.6 * len(archs), 2.6 * len(ds)),
                              squeeze=False)
     S, w = len(cfg["seeds"]), cfg["width"]
+    splits, grids = [], []
+    for d in ds:
+        sp = toy2d_split(d, cfg["n_train"], cfg["n_val"], seed=cfg["seeds"][0])
+        both = torch.cat([sp.x_train, sp.x_val])
+        lo, hi = both.min(0).values - 0.3, both.max(0).values + 0.3
+        splits.append(sp)
+        grids.append(np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120)))
     for j, a in enumerate(archs):
         ex = kept[(a, depth)]
         p = _packed_from(ex["state"], a, depth, cfg, ex["classes"])
-        E = p.E
+        # One pass of the packed network for all data sets: the grid of data set i goes
+        # to its first seed's member (e = i·S); members do not interact.
+        xg = torch.zeros(grids[0][0].size, p.E * w)
+        for i, (g1, g2) in enumerate(grids):
+            e = i * S
+            xg[:, e * w:e * w + 2] = torch.tensor(np.stack([g1.ravel(), g2.ravel()], 1),
+                                                  dtype=torch.float32)
+        with torch.no_grad():
+            pred_all = p(xg).argmax(1)
         for i, d in enumerate(ds):
             e = i * S  # first seed
-            sp = toy2d_split(d, cfg["n_train"], cfg["n_val"], seed=cfg["seeds"][0])
-            both = torch.cat([sp.x_train, sp.x_val])
-            lo, hi = both.min(0).values - 0.3, both.max(0).values + 0.3
-            g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-            grid = torch.tensor(np.stack([g1.ravel(), g2.ravel()], 1), dtype=torch.float32)
-            xg = torch.zeros(len(grid), E * w)
-            xg[:, e * w:e * w + 2] = grid
-            with torch.no_grad():
-                pred = p(xg).argmax(1)[:, e].numpy().reshape(g1.shape)
+            sp, (g1, g2) = splits[i], grids[i]
+            pred = pred_all[:, e].numpy().reshape(g1.shape)
             ax = axes[i][j]
             C = ex["classes"][e]
             cmap = ListedColormap(palette[:C])
