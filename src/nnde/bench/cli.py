@@ -54,11 +54,13 @@ def add_parser(sub, func) -> None:
 
     r = bs.add_parser(
         "report",
-        help="measure peers, overhead, memory, work-precision; write "
+        help="measure ours ÷ hand-written loop, ours ÷ torchdiffeq, memory, "
+        "work-precision (a full run of the benchmarks stage); write "
         "data/benchmarks/peers.section.json",
     )
     r.add_argument("--root", default=".")
-    r.add_argument("--quick", action="store_true", help="fewer rounds and sizes (about a minute)")
+    r.add_argument("--quick", action="store_true",
+                   help="fewer problems, rounds and sizes (about 30 s instead of 1.5 min)")
 
     h = bs.add_parser(
         "history",

@@ -167,17 +167,18 @@ def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, thresho
     other = "loop" if rows and C.is_loop(rows[0].peer) else "torchdiffeq"
     head = (
         f"{'ours':9s} {other:19s} {'problem':17s} {'pass':8s} {'ours ms':>8s} "
-        f"{'peer ms':>8s} {'ratio':>6s} {'base':>6s} {'max|Δy|':>8s}  verdict"
+        f"{'loop ms' if other == 'loop' else 'peer ms':>8s} {'ratio':>6s} "
+        f"{'base' if target is None else 'target':>6s} {'max|Δy|':>8s}  verdict"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        b = (baseline or {}).get(r.key)
+        b = (baseline or {}).get(r.key) if target is None else target
         verdict = (
             ""
             if b is None
             else (f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok")
         )
-        if target is not None:
+        if target is not None:  # the "base" column shows the fixed target
             verdict = f"OVER TARGET (> {target:g})" if over_target(r, target) else "ok"
         if wrong(r):
             verdict = f"WRONG OUTPUT (> {OUTPUT_TOL:g})" + (f"; {verdict}" if verdict else "")
