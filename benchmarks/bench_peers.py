@@ -1,4 +1,5 @@
-"""Ours ÷ torchdiffeq, measured side by side in the same process (robust to load)."""
+"""Ours ÷ torchdiffeq and ours ÷ the hand-written loop of the same table, measured side by
+side in the same process (robust to load)."""
 
 from . import common
 
@@ -25,3 +26,22 @@ class PeerRatio:
         return M.paired_ratio(self.a.run, self.b.run, rounds=3, samples=3)[0]
 
     track_ratio_vs_torchdiffeq.unit = "ours/torchdiffeq"
+
+
+class LoopRatio:
+    """The integrator overhead: ours ÷ a plain Python loop of the same Butcher table over
+    the same field module (``catalog.LOOP_OF``); the target is ≤ 1.6."""
+
+    params = (list(C.LOOP_OF), list(C.FIELD_PROBLEMS), list(C.PASSES))
+    param_names = ("ours", "problem", "pass")
+    timeout = 120
+
+    def setup(self, ours, problem, pass_):
+        size = C.DEFAULT_SIZES[0]
+        self.a = common.workload(ours, problem, size, pass_, "cpu")
+        self.b = common.workload(C.LOOP_OF[ours], problem, size, pass_, "cpu")
+
+    def track_ratio_vs_loop(self, ours, problem, pass_):
+        return M.paired_ratio(self.a.run, self.b.run, rounds=3, samples=3)[0]
+
+    track_ratio_vs_loop.unit = "ours/loop"

@@ -89,3 +89,49 @@ def test_peak_memory_delta_grows_with_steps_for_direct_backprop():
         for n in (8, 128)
     ]
     assert m[1] > 4 * max(m[0], 1)
+
+
+# --------------------------------------------------------------------------- loops
+def test_every_fixed_step_explicit_table_has_a_hand_written_loop():
+    fixed = {n for n, m in METHODS.items() if m.kind == "explicit" and not m.adaptive}
+    assert set(C.LOOP_OF) == fixed
+    assert set(C.LOOPS) <= set(C.integrators())
+    assert all(C.same_table(m, loop) for m, loop in C.LOOP_OF.items())
+    assert not C.same_table("rk4", "loop.rk38") and not C.same_table("rk4", "torchdiffeq.rk4")
+
+
+def test_loops_import_no_library_code():
+    import ast
+    import inspect
+
+    src = inspect.getsource(C._loop_rk4) + "".join(inspect.getsource(f)
+                                                   for f in C._LOOP_FN.values())
+    names = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+    assert not names & {"solve", "get_method", "ExplicitRK", "scaled_coefficients"}
+
+
+def test_loop_pairs_cover_every_method_field_and_pass():
+    pairs = C.loop_pairs()
+    assert len(pairs) == len(C.LOOP_OF) * len(C.FIELD_PROBLEMS) * len(C.PASSES)
+    assert all(C.LOOP_OF[a.integrator] == b.integrator for a, b in pairs)
+    assert all((a.problem, a.size, a.pass_) == (b.problem, b.size, b.pass_) for a, b in pairs)
+    assert "ODE block" in C.skip_reason(C.Case("loop.rk4", "ode_block_direct"))
+    assert "unknown loop" in C.skip_reason(C.Case("loop.dopri5", "dense"))
+
+
+@pytest.mark.parametrize("problem", C.FIELD_PROBLEMS)
+@pytest.mark.parametrize("ours", sorted(C.LOOP_OF))
+def test_hand_written_loop_equals_ours(ours, problem):
+    a = C.build(C.Case(ours, problem))
+    b = C.build(C.Case(C.LOOP_OF[ours], problem))
+    assert torch.equal(a.y0, b.y0)
+    diff = float((a.output() - b.output()).abs().max())
+    assert diff <= 1e-6, diff  # float32; the tables are the same, term by term
+    assert a.nfe() == b.nfe() == C.SIZES["small"].steps * len(METHODS[ours].tableau.c)
+
+
+def test_loop_backward_pass_fills_gradients_and_has_an_error():
+    w = C.build(C.Case("loop.rk38", "dense", pass_="backward"))
+    w.run()
+    assert all(p.grad is not None for p in w.field.parameters())
+    assert C.error(C.build(C.Case("loop.rk4", "dense"))) < 1e-4

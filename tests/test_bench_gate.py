@@ -2,6 +2,9 @@
 
 * ``peers``: ours ÷ torchdiffeq measured in one process, against a baseline ratio; a
   monkeypatched RK4 that does its work twice is flagged (seconds).
+* the overhead gate: ours ÷ the hand-written loop of the same table against the fixed
+  target (1.6); a monkeypatched RK4 doing its work three times, and an output off by
+  1e-2, are flagged; ``nnde bench peers`` exits 1 on either.
 * ``nnde bench compare --base REV``: a throwaway commit in a temporary clone doubles the
   work of RK4's step; the gate exits 1 against its parent and 0 on the unchanged tree in
   5 of 5 runs.
@@ -78,6 +81,85 @@ def test_peer_gate_fails_a_faster_but_wrong_solver(monkeypatch):
     # flagged even against a baseline that any speed would pass
     assert P.gate(rows, {rows[0].key: 1e9}) == rows
     assert "WRONG OUTPUT" in P.table(rows)
+
+
+def _loop_pairs(method="rk4"):
+    return [(C.Case(method, "dense"), C.Case(C.LOOP_OF[method], "dense"))]
+
+
+def _tripled(orig):
+    def integrate_fixed(self, *args, **kwargs):
+        if self.name == "rk4":
+            orig(self, *args, **kwargs)  # the same work twice more, results discarded
+            orig(self, *args, **kwargs)
+        return orig(self, *args, **kwargs)
+
+    return integrate_fixed
+
+
+def test_overhead_gate_flags_a_slowed_solver_and_passes_unchanged(monkeypatch):
+    rows = P.measure(_loop_pairs(), rounds=5, samples=5)
+    assert rows[0].same_table and rows[0].max_abs_diff <= 1e-6
+    assert P.overhead_gate(rows) == [], P.table(rows, target=P.OVERHEAD_TARGET)
+    monkeypatch.setattr(ExplicitRK, "integrate_fixed", _tripled(ExplicitRK.integrate_fixed))
+    slowed = P.measure(_loop_pairs(), rounds=5, samples=5)
+    assert slowed[0].ratio > 2 * rows[0].ratio
+    assert P.overhead_gate(slowed) == slowed, P.table(slowed, target=P.OVERHEAD_TARGET)
+    assert "OVER TARGET" in P.table(slowed, target=P.OVERHEAD_TARGET)
+
+
+def test_overhead_gate_fails_a_wrong_output(monkeypatch):
+    orig = ExplicitRK.integrate_fixed
+
+    def off(self, *args, **kwargs):
+        y, nfe = orig(self, *args, **kwargs)
+        return y + 1e-2, nfe
+
+    monkeypatch.setattr(ExplicitRK, "integrate_fixed", off)
+    rows = P.measure(_loop_pairs("euler"), rounds=3, samples=3)
+    assert P.wrong(rows[0]) and rows[0].max_abs_diff > P.OUTPUT_TOL
+    assert P.overhead_gate(rows, target=1e9) == rows  # however fast
+    assert "WRONG OUTPUT" in P.table(rows, target=P.OVERHEAD_TARGET)
+
+
+def _row(a, b, ratio, diff=0.0):
+    return P.PeerRow(a.integrator, b.integrator, a.problem, a.size, a.pass_, 1.0, 1.0, ratio,
+                     ratio, ratio, True, diff, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "loop_ratio, loop_diff, code, message",
+    [(1.1, 0.0, 0, ""), (2.0, 0.0, 1, "exceeds 1.6"), (1.1, 1e-2, 1, "differs from the loop")],
+)
+def test_peers_command_gates_the_overhead(monkeypatch, capsys, loop_ratio, loop_diff, code,
+                                          message):
+    """`nnde bench peers --baseline` exits 1 when ours ÷ loop is over target or an output
+    is wrong, and 0 otherwise (the measurement is replaced by fixed rows)."""
+    from nnde.cli import main
+
+    base = P.load_baseline(ROOT / P.BASELINE)
+
+    def fake(pairs, **kw):
+        rows = []
+        for a, b in pairs:
+            if C.is_loop(b.integrator):
+                rows.append(_row(a, b, loop_ratio, loop_diff))
+            else:
+                r = _row(a, b, 1.0, 0.0)
+                r.ratio = base[r.key]
+                rows.append(r)
+        return rows
+
+    monkeypatch.setattr(P, "measure", fake)
+    try:
+        rc = main(["bench", "peers", "--baseline", str(ROOT / P.BASELINE)])
+    except SystemExit as exc:
+        rc = exc.code
+    out = capsys.readouterr()
+    assert rc == code, out.out + out.err
+    assert "ours ÷ hand-written loop" in out.out and "loop.rk4" in out.out
+    if message:
+        assert message in out.err
 
 
 def test_committed_peer_baseline_covers_the_gate_pairs():

@@ -80,6 +80,29 @@ def test_report_is_self_contained_and_embeds_figures(pipeline_repo):
     assert "Wall time of each stage" in html
 
 
+def test_report_has_the_benchmarks_section_and_only_papers_have_claims(pipeline_repo):
+    """The `benchmarks` stage feeds the report: ratio tables (hand-written loop and
+    torchdiffeq), memory figure and work-precision diagram, labelled with the machine.
+    It is a measurement, not a paper: it has no claims file, while every paper's stage
+    has a non-empty one."""
+    from nnde.report.build import PROJECT_SECTIONS
+
+    html = (pipeline_repo / "reports/index.html").read_text()
+    assert 'id="benchmarks-catalog"' in html
+    for text in ("ours ÷ hand-written loop", "ours ÷ torchdiffeq", "logical cores",
+                 "catalog_memory.png", "catalog_work_precision.png", "catalog_ratios.png"):
+        assert str(html_escape(text)) in html, text
+    sections = sorted(pipeline_repo.glob("data/*/*.section.json"))
+    papers = {s.parent.name for s in sections}
+    assert "benchmarks" in papers and papers - set(PROJECT_SECTIONS)
+    for sec in sections:
+        claims = sec.with_name(sec.name.replace(".section.json", ".claims.json"))
+        if sec.parent.name in PROJECT_SECTIONS:
+            assert not claims.exists(), claims
+        else:
+            assert json.loads(claims.read_text())["claims"], claims
+
+
 def test_mnist1d_is_generated_by_its_own_stage(pipeline_repo):
     meta = json.loads((pipeline_repo / "data/mnist1d/mnist1d.json").read_text())
     assert meta["shapes"]["x_train"] == [4000, 40] and meta["shapes"]["x_test"] == [1000, 40]

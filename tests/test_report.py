@@ -115,3 +115,36 @@ def test_scorecard_counts_experiments_checks_and_inconclusive_apart(tmp_path):
 def test_bad_claim_kind_is_rejected():
     with pytest.raises(ValueError, match="kind"):
         check("x", "s", paper="p", ours="o", rule="r", passed=True, kind="opinion")
+
+
+def test_a_benchmark_section_has_no_claims_file_and_renders(tmp_path):
+    """Benchmarks are measurements, not claims: such a section (``no_claims``) writes no
+    claims file, the report shows it, and the scorecard counts nothing for it."""
+    write_stage(tmp_path)
+    with StageOutputs("benchmarks", "catalog", "Bench <m>", data_root=tmp_path / "data",
+                      figure_root=tmp_path / "reports/figures", no_claims=True) as out:
+        out.text("Measured on this machine")
+        out.image("ratios", tiny_png(), "ratios")
+    assert (tmp_path / "data/benchmarks/catalog.section.json").exists()
+    assert not (tmp_path / "data/benchmarks/catalog.claims.json").exists()
+    html = render(tmp_path)
+    assert 'id="benchmarks-catalog"' in html and "Bench &lt;m&gt;" in html
+    assert 'class="verdict v-reproduced">reproduced: 1' in html  # the paper stage's only
+
+
+def test_a_no_claims_section_may_not_check_claims(tmp_path):
+    with pytest.raises(ValueError, match="no_claims"):
+        with StageOutputs("benchmarks", "x", "T", data_root=tmp_path / "data",
+                          figure_root=tmp_path / "reports/figures", no_claims=True) as out:
+            out.claims([check("c", "s", paper="p", ours="o", rule="r", passed=True)])
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_only_project_sections_are_exempt_from_claims(tmp_path):
+    """A paper's section without a claims file is an error even if it was written as a
+    no-claims section; a project section (benchmarks, sweeps) is not."""
+    with StageOutputs("belkin", "quiet", "T", data_root=tmp_path / "data",
+                      figure_root=tmp_path / "reports/figures", no_claims=True) as out:
+        out.text("no claims here")
+    with pytest.raises(DataFileError, match="quiet.claims.json is missing"):
+        render(tmp_path)

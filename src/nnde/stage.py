@@ -11,6 +11,8 @@ Layout of a stage's outputs (``paper`` and ``stage`` are identifiers)::
     data/<paper>/<stage>.csv               tidy data (one or more, any name)
     data/<paper>/<stage>.metrics.json      flat numbers for ``dvc metrics show``
     data/<paper>/<stage>.claims.json       the paper's claims with our values and verdicts
+                                           (none for a ``no_claims`` section: benchmarks,
+                                           sweeps — measurements, not claims)
     data/<paper>/<stage>.section.json      what the report shows: title, text, figures, table
     reports/figures/<paper>/<stage>_*.png  figures
 
@@ -338,7 +340,9 @@ class StageOutputs:
     _text: str = ""
     _params: dict = field(default_factory=dict)
     _extra: dict = field(default_factory=dict)
-    #: True only for sections that are not a paper's stage (benchmarks, sweeps)
+    #: True only for sections that are not a paper's stage (benchmarks, sweeps):
+    #: measurements, not claims. Such a section writes no ``claims.json`` at all (and
+    #: may not call ``claims`` with any); every other stage must check at least one claim.
     no_claims: bool = False
 
     # -- paths
@@ -439,15 +443,21 @@ class StageOutputs:
 
     # -- commit
     def _finalise(self) -> None:
-        if not self._claims and not self.no_claims:
+        if self.no_claims:
+            if self._claims:
+                raise ValueError(
+                    f"section {self.paper}.{self.stage} is marked no_claims (measurements, "
+                    "not a paper's claims) but checked claims; drop one or the other")
+        elif not self._claims:
             raise ValueError(
                 f"stage {self.paper}.{self.stage} wrote no claims: every reproduction stage "
                 "checks at least one claim of its paper (StageOutputs.claims)")
-        claims = [asdict(c) for c in (self._claims or [])]
-        self.write_text(
-            self.data_dir / f"{self.stage}.claims.json",
-            dumps({"paper": self.paper, "stage": self.stage, "claims": claims}),
-        )
+        else:
+            claims = [asdict(c) for c in self._claims]
+            self.write_text(
+                self.data_dir / f"{self.stage}.claims.json",
+                dumps({"paper": self.paper, "stage": self.stage, "claims": claims}),
+            )
         section = {
             "wall_seconds": round(_process_seconds(), 2),
             "paper": self.paper,

@@ -1,6 +1,8 @@
-"""Benchmarks: the workload catalog (``catalog``), measurement (``measure``), the
-regression gate (``compare``: working tree vs a revision; ``peers``: ours ÷ torchdiffeq
-vs a saved baseline) and the report sections (``report``).
+"""Benchmarks: the workload catalog (``catalog``, with the hand-written loop of each
+fixed-step table as the baseline), measurement (``measure``), the regression gates
+(``compare``: working tree vs a revision; ``peers``: ours ÷ torchdiffeq vs a saved
+baseline, and ours ÷ hand-written loop vs the overhead target), the report sections
+(``report``) and the ``benchmarks`` stage of dvc.yaml (``stage``).
 
 asv (``benchmarks/``) and pytest-benchmark (``tests/perf/``) both parametrise from
 ``catalog``; see the README's "Benchmarks" section for the commands.
@@ -8,6 +10,8 @@ asv (``benchmarks/``) and pytest-benchmark (``tests/perf/``) both parametrise fr
 
 from nnde.bench.catalog import (
     DEFAULT_SIZES,
+    LOOP_OF,
+    LOOPS,
     PASSES,
     PEERS,
     PROBLEMS,
@@ -18,6 +22,8 @@ from nnde.bench.catalog import (
     build,
     cases,
     integrators,
+    loop_pairs,
+    peer_pairs,
     skip_reason,
     valid_cases,
 )
@@ -29,8 +35,12 @@ __all__ = [
     "build",
     "cases",
     "integrators",
+    "loop_pairs",
+    "peer_pairs",
     "skip_reason",
     "valid_cases",
+    "LOOP_OF",
+    "LOOPS",
     "PASSES",
     "PEERS",
     "PROBLEMS",

@@ -10,6 +10,11 @@ A workload is a point in the grid
   ``euler``, ``midpoint``, ``rk4`` and ``dopri5`` as peers, spelled ``torchdiffeq.<name>``.
   torchdiffeq's ``rk4`` is Kutta's 3/8 rule: its same-table peer is our ``rk38``; our
   classical ``rk4`` is compared with it for speed only (outputs differ at O(h⁵)).
+  And the *hand-written loops* ``loop.<name>`` (``LOOPS``): for each fixed-step explicit
+  table, a plain Python ``for`` loop of the same Butcher table written out by hand in
+  this file, calling the same field module — no library code. ``ours ÷ loop`` is the
+  integrator overhead: what the generic engine (validation, table-driven stages) costs
+  over the shortest code that computes the same numbers (``loop_pairs``).
 * **problem**: a vector field or a layer — ``dense`` σ(Ky+b), ``antisymmetric``
   σ((K−Kᵀ−γI)y+b), ``hamiltonian`` (the Haber–Ruthotto pair on [y, z]),
   ``symmetric_conv`` −Kᵀσ(KY+b) with a 3×3 convolution, and the Neural-ODE block
@@ -59,6 +64,15 @@ PEER_OF = {
     "dopri5": "torchdiffeq.dopri5",
 }
 SAME_TABLE = {"euler", "midpoint", "rk38", "dopri5"}
+# our fixed-step explicit method → its hand-written loop (same table, written out below)
+LOOP_OF = {
+    "euler": "loop.euler",
+    "midpoint": "loop.midpoint",
+    "heun": "loop.heun",
+    "rk4": "loop.rk4",
+    "rk38": "loop.rk38",
+}
+LOOPS = tuple(LOOP_OF.values())
 
 FIELD_PROBLEMS = ("dense", "antisymmetric", "hamiltonian", "symmetric_conv")
 BLOCK_PROBLEMS = ("ode_block_direct", "ode_block_adjoint")
@@ -84,10 +98,26 @@ DEFAULT_SIZES = ("small",)
 
 
 def integrators() -> tuple[str, ...]:
-    """Every registered method, then the torchdiffeq peers."""
+    """Every registered method, then the torchdiffeq peers, then the hand-written loops."""
     from nnde.integrators import METHODS
 
-    return tuple(METHODS) + PEERS
+    return tuple(METHODS) + PEERS + LOOPS
+
+
+def is_peer(name: str) -> bool:
+    return name.startswith("torchdiffeq.")
+
+
+def is_loop(name: str) -> bool:
+    return name.startswith("loop.")
+
+
+def same_table(ours: str, other: str) -> bool:
+    """Whether ``other`` (a torchdiffeq peer or a loop) integrates ``ours``'s table, so
+    that their outputs must agree (to float32 rounding for the fixed-step ones)."""
+    if is_loop(other):
+        return LOOP_OF.get(ours) == other
+    return ours in SAME_TABLE and PEER_OF.get(ours) == other
 
 
 @dataclass(frozen=True)
@@ -141,10 +171,16 @@ def skip_reason(case: Case) -> str | None:
         return f"unknown device {case.device!r} (valid: {', '.join(DEVICES)})"
     if case.device == "cuda" and not torch.cuda.is_available():
         return "no CUDA device visible"
-    peer = case.integrator.startswith("torchdiffeq.")
+    peer = is_peer(case.integrator)
     if peer:
         if case.integrator not in PEERS:
             return f"unknown peer {case.integrator!r} (valid: {', '.join(PEERS)})"
+        return None
+    if is_loop(case.integrator):
+        if case.integrator not in LOOPS:
+            return f"unknown loop {case.integrator!r} (valid: {', '.join(LOOPS)})"
+        if case.problem not in FIELD_PROBLEMS:
+            return "the hand-written loops integrate a field; the ODE block is a layer"
         return None
     from nnde.integrators import METHODS
 
@@ -173,6 +209,89 @@ def skip_reason(case: Case) -> str | None:
 
 def valid_cases(**kw) -> list[Case]:
     return [c for c in cases(**kw) if skip_reason(c) is None]
+
+
+# --------------------------------------------------------------------------- loops
+# The hand-written baseline: each fixed-step explicit table written out by hand as a
+# plain Python loop, the way a careful user would write it for speed — coefficients
+# multiplied by h once per solve, every combination a fused ``torch.add(x, k, alpha=c)``
+# (one kernel per term, as in the library's engine), no validation, no bookkeeping. It
+# imports nothing from nnde: it is the yardstick the integrator overhead is measured
+# against. Time t is a Python float (the catalog's fields ignore it).
+def _loop_euler(f, y, t0, h, steps):
+    for n in range(steps):
+        y = torch.add(y, f(t0 + n * h, y), alpha=h)
+    return y
+
+
+def _loop_midpoint(f, y, t0, h, steps):
+    h2 = 0.5 * h
+    for n in range(steps):
+        t = t0 + n * h
+        k1 = f(t, y)
+        k2 = f(t + h2, torch.add(y, k1, alpha=h2))
+        y = torch.add(y, k2, alpha=h)
+    return y
+
+
+def _loop_heun(f, y, t0, h, steps):
+    h2 = 0.5 * h
+    for n in range(steps):
+        t = t0 + n * h
+        k1 = f(t, y)
+        k2 = f(t + h, torch.add(y, k1, alpha=h))
+        y = torch.add(torch.add(y, k1, alpha=h2), k2, alpha=h2)
+    return y
+
+
+def _loop_rk4(f, y, t0, h, steps):
+    h2, h3, h6 = h / 2, h / 3, h / 6
+    for n in range(steps):
+        t = t0 + n * h
+        k1 = f(t, y)
+        k2 = f(t + h2, torch.add(y, k1, alpha=h2))
+        k3 = f(t + h2, torch.add(y, k2, alpha=h2))
+        k4 = f(t + h, torch.add(y, k3, alpha=h))
+        y = torch.add(y, k1, alpha=h6)
+        y = torch.add(y, k2, alpha=h3)
+        y = torch.add(y, k3, alpha=h3)
+        y = torch.add(y, k4, alpha=h6)
+    return y
+
+
+def _loop_rk38(f, y, t0, h, steps):
+    h3, h8, h38 = h / 3, h / 8, 3 * h / 8
+    for n in range(steps):
+        t = t0 + n * h
+        k1 = f(t, y)
+        k2 = f(t + h3, torch.add(y, k1, alpha=h3))
+        k3 = f(t + 2 * h3, torch.add(torch.add(y, k1, alpha=-h3), k2, alpha=h))
+        k4 = f(t + h, torch.add(torch.add(torch.add(y, k1, alpha=h), k2, alpha=-h), k3, alpha=h))
+        y = torch.add(y, k1, alpha=h8)
+        y = torch.add(y, k2, alpha=h38)
+        y = torch.add(y, k3, alpha=h38)
+        y = torch.add(y, k4, alpha=h8)
+    return y
+
+
+_LOOP_FN = {
+    "loop.euler": _loop_euler,
+    "loop.midpoint": _loop_midpoint,
+    "loop.heun": _loop_heun,
+    "loop.rk4": _loop_rk4,
+    "loop.rk38": _loop_rk38,
+}
+
+
+def loop_pairs(problems=FIELD_PROBLEMS, sizes=DEFAULT_SIZES, passes=PASSES):
+    """(ours, hand-written loop) case pairs on the same problem, size and pass, on CPU."""
+    out = []
+    for ours, loop in LOOP_OF.items():
+        for p, s, ps in itertools.product(problems, sizes, passes):
+            a, b = Case(ours, p, s, ps, "cpu"), Case(loop, p, s, ps, "cpu")
+            if skip_reason(a) is None and skip_reason(b) is None:
+                out.append((a, b))
+    return out
 
 
 # --------------------------------------------------------------------------- building
@@ -263,6 +382,13 @@ class ReferenceDense(torch.nn.Module):
         return torch.tanh(torch.addmm(self.b, y, self.K.t()))
 
 
+def _kind(name: str) -> str | None:
+    """The registry's kind of one of our methods; None for peers and loops."""
+    if is_peer(name) or is_loop(name):
+        return None
+    return _method(name).kind
+
+
 def _gen():
     return torch.Generator().manual_seed(SEED + 1)
 
@@ -289,6 +415,13 @@ def _solver(case: Case, field, dtype, steps=None, tol=None):
             return fn(f, y0, t, **kw)[-1]
 
         return tde
+    if is_loop(case.integrator):
+        fn = _LOOP_FN[case.integrator]
+
+        def loop(y0, f=field):
+            return fn(f, y0, 0.0, h, n_steps)
+
+        return loop
     from nnde.integrators import solve
 
     m = _method(case.integrator)
@@ -324,15 +457,13 @@ def build(case: Case, *, steps: int | None = None, tol: tuple | None = None) -> 
     if reason:
         raise Skip(reason)
     torch.manual_seed(SEED)
-    implicit = not case.integrator.startswith("torchdiffeq.") and (
-        _method(case.integrator).kind == "implicit"
-    )
+    implicit = _kind(case.integrator) == "implicit"
     size = SIZES[case.size]
     if implicit:
         size = Size(size.width, min(size.batch, IMPLICIT_BATCH), size.steps)
     dtype = torch.float64 if implicit else torch.float32
     field, y0 = _make_field(case.problem, size, dtype, case.device)
-    if case.integrator.startswith("torchdiffeq.") and case.problem == "dense":
+    if is_peer(case.integrator) and case.problem == "dense":
         field = ReferenceDense(field)  # the peer's field: same weights, none of our code
     counter = _Counter(field)
     solver = _solver(case, field, dtype, steps, tol)
@@ -378,9 +509,7 @@ def reference(w: Workload) -> torch.Tensor:
 
     f = copy.deepcopy(w.field).to(torch.float64)
     y0 = w.y0.to(torch.float64)
-    kind = None
-    if not w.case.integrator.startswith("torchdiffeq."):
-        kind = _method(w.case.integrator).kind
+    kind = _kind(w.case.integrator)
     with torch.no_grad():
         if kind == "multistep":
 
@@ -401,10 +530,11 @@ def reference(w: Workload) -> torch.Tensor:
         return solve(f, y0, 0.0, T_END, method="dopri5", rtol=1e-10, atol=1e-12)
 
 
-def error(w: Workload) -> float:
-    """Max-abs error of the workload's y(T) against ``reference``."""
+def error(w: Workload, ref: torch.Tensor | None = None) -> float:
+    """Max-abs error of the workload's y(T) against ``ref`` (default ``reference(w)``;
+    pass it when many workloads share one ODE, as a work-precision sweep's do)."""
     out = w.output().to(torch.float64)
-    return float((out - reference(w)).abs().max())
+    return float((out - (reference(w) if ref is None else ref)).abs().max())
 
 
 # --------------------------------------------------------------------------- subsets

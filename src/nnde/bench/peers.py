@@ -1,8 +1,10 @@
-"""Ours against torchdiffeq, measured side by side in one process, as ratios.
+"""Ours against torchdiffeq and against the hand-written loop, measured side by side in
+one process, as ratios.
 
-``measure(pairs)`` times each (ours, peer) pair of ``catalog.peer_pairs`` interleaved:
+``measure(pairs)`` times each (ours, other) pair — ``catalog.peer_pairs`` (torchdiffeq)
+or ``catalog.loop_pairs`` (the hand-written loop of the same table) — interleaved:
 ``rounds`` rounds of ``samples`` alternating short samples per side; each side's time
-in a round is the minimum of its samples, the round's ratio is ours ÷ peer, and the
+in a round is the minimum of its samples, the round's ratio is ours ÷ other, and the
 reported ratio is the median over rounds. Same-table pairs are also checked for equal
 outputs (max-abs difference of y(T)).
 
@@ -15,6 +17,12 @@ between quiet and loaded hours. A same-table pair whose outputs differ by more t
 The peer side integrates :class:`nnde.bench.catalog.ReferenceDense`, a plain-torch copy
 of the dense field with the same weights, so a slowdown in the library's field module
 does not cancel out of the ratio.
+
+``overhead_gate(rows, target)``: the *integrator overhead* is ours ÷ the hand-written
+loop of the same table on the same field module (so the field's cost cancels and only
+the integrator's code is compared). It is gated against a fixed target,
+``OVERHEAD_TARGET`` = 1.6, not a baseline: a row fails when its ratio exceeds the target
+or when its output differs from the loop's by more than ``OUTPUT_TOL``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import torch
 
 from nnde.bench import catalog as C
 from nnde.bench import measure as M
+from nnde.errors import DataFileError
 
 THRESHOLD = 1.5
 #: largest max|y_ours(T) − y_peer(T)| accepted for a same-table pair (float32; the
@@ -36,6 +45,9 @@ CLOCK = "cpu"  # CPU time on CPU: preemption by other processes is not counted
 BASELINE = Path("benchmarks/baseline/peers-cpu.json")
 # The gate's pairs: every shared method on the dense field, forward and forward+backward.
 GATE_PROBLEMS = ("dense",)
+#: largest ours ÷ hand-written loop accepted (the integrator overhead target). Measured
+#: on the idle 2-core machine at size small: see the README ("Benchmarks").
+OVERHEAD_TARGET = 1.6
 
 
 @dataclass
@@ -69,7 +81,7 @@ def measure(pairs=None, *, rounds=7, samples=5, min_time=0.003, progress=None) -
         ratio, lo, hi, ta, tb = M.paired_ratio(
             wa.run, wb.run, a.device, rounds, samples, min_time, CLOCK
         )
-        same = a.integrator in C.SAME_TABLE
+        same = C.same_table(a.integrator, b.integrator)
         diff = None
         if same:
             diff = float((wa.output() - wb.output()).abs().max())
@@ -97,8 +109,14 @@ def measure(pairs=None, *, rounds=7, samples=5, min_time=0.003, progress=None) -
 
 
 def load_baseline(path=BASELINE) -> dict[str, float]:
-    data = json.loads(Path(path).read_text())
-    return {k: float(v) for k, v in data["ratios"].items()}
+    try:
+        data = json.loads(Path(path).read_text())
+        return {k: float(v) for k, v in data["ratios"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataFileError(
+            f"{path}: cannot read a peers baseline ({exc.__class__.__name__}: {exc}); "
+            f"the committed one is {BASELINE}, `nnde bench peers --save FILE` writes one"
+        ) from exc
 
 
 def save_baseline(rows: list[PeerRow], path=BASELINE, **meta) -> None:
@@ -132,19 +150,36 @@ def gate(rows: list[PeerRow], baseline: dict[str, float], threshold=THRESHOLD,
             or (r.key in baseline and r.ratio > baseline[r.key] * threshold)]
 
 
-def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, threshold=THRESHOLD):
+def over_target(r: PeerRow, target=OVERHEAD_TARGET) -> bool:
+    return not r.ratio <= target  # NaN counts as over
+
+
+def overhead_gate(rows: list[PeerRow], target=OVERHEAD_TARGET, tol=OUTPUT_TOL):
+    """Rows of ours ÷ hand-written loop above ``target``, or whose outputs differ from
+    the loop's beyond ``tol``."""
+    return [r for r in rows if wrong(r, tol) or over_target(r, target)]
+
+
+def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, threshold=THRESHOLD,
+          target: float | None = None):
+    """Text table; with ``baseline`` each row is judged against baseline × threshold,
+    with ``target`` (the loop rows) against that fixed ratio."""
+    other = "loop" if rows and C.is_loop(rows[0].peer) else "torchdiffeq"
     head = (
-        f"{'ours':9s} {'torchdiffeq':19s} {'problem':17s} {'pass':8s} {'ours ms':>8s} "
-        f"{'peer ms':>8s} {'ratio':>6s} {'base':>6s} {'max|Δy|':>8s}  verdict"
+        f"{'ours':9s} {other:19s} {'problem':17s} {'pass':8s} {'ours ms':>8s} "
+        f"{'loop ms' if other == 'loop' else 'peer ms':>8s} {'ratio':>6s} "
+        f"{'base' if target is None else 'target':>6s} {'max|Δy|':>8s}  verdict"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        b = (baseline or {}).get(r.key)
+        b = (baseline or {}).get(r.key) if target is None else target
         verdict = (
             ""
             if b is None
             else (f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok")
         )
+        if target is not None:  # the "base" column shows the fixed target
+            verdict = f"OVER TARGET (> {target:g})" if over_target(r, target) else "ok"
         if wrong(r):
             verdict = f"WRONG OUTPUT (> {OUTPUT_TOL:g})" + (f"; {verdict}" if verdict else "")
         diff = "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e}"

@@ -7,6 +7,8 @@ names are exact: ``rk4`` is the classical 1/6-1/3-1/3-1/6 method, ``rk38`` is Ku
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from nnde.errors import ParamError
@@ -100,6 +102,34 @@ def _real_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.empty((), dtype=dtype).real.dtype if dtype.is_complex else dtype
 
 
+#: grids of at most this many stage times are cached (see ``stage_times``)
+_CACHED_TIMES = 4096
+
+
+def _grid(t0: float, h: float, steps: int, cs: tuple, dtype, device) -> tuple:
+    grid = torch.arange(steps, dtype=torch.float64)[:, None] + torch.tensor(
+        cs, dtype=torch.float64)[None, :]
+    return (t0 + h * grid).reshape(-1).to(dtype=dtype, device=device).unbind(0)
+
+
+_cached_grid = functools.lru_cache(maxsize=32)(_grid)
+
+
+def stage_times(t0: float, h: float, steps: int, cs: tuple, dtype, device) -> tuple:
+    """Every stage time t0 + (n + c_i) h of a fixed-grid solve, as 0-d tensors (views of
+    one tensor), in evaluation order.
+
+    Small grids are cached: training solves on the same grid at every batch, and making
+    it is half a dozen small tensor operations, which at small sizes cost as much as a
+    few field evaluations. The tensors are constants (no gradient) that no field writes
+    to. Under ``torch.inference_mode`` nothing is cached (inference tensors must not
+    reach a later autograd graph).
+    """
+    if steps * len(cs) > _CACHED_TIMES or torch.is_inference_mode_enabled():
+        return _grid(t0, h, steps, cs, dtype, device)
+    return _cached_grid(t0, h, steps, cs, dtype, torch.device(device))
+
+
 class ExplicitRK(Method):
     """An explicit Runge–Kutta method given by its table.
 
@@ -173,16 +203,15 @@ class ExplicitRK(Method):
         output); every other call goes straight to ``f``.
 
         Per-solve work is done once: the h-scaled coefficient lists and all stage times
-        (one tensor, unbound into 0-d views), so the loop only evaluates f and fuses
-        ``add(x, k, alpha=c)``; nothing is read back to the host.
+        (one tensor, unbound into 0-d views, cached per grid: ``stage_times``), so the
+        loop only evaluates f and fuses ``add(x, k, alpha=c)``; nothing is read back to
+        the host.
         """
         tab = self.tableau
         stage_coef, b_coef = scaled_coefficients(tab, h)
         n = len(stage_coef)
-        cs = torch.tensor([tab.c[i] for i, _ in stage_coef], dtype=torch.float64)
-        grid = torch.arange(steps, dtype=torch.float64)[:, None] + cs[None, :]
-        times = (t0 + h * grid).reshape(-1).to(dtype=_real_dtype(y0.dtype), device=y0.device)
-        times = times.unbind(0)
+        times = stage_times(t0, h, steps, tuple(tab.c[i] for i, _ in stage_coef),
+                            _real_dtype(y0.dtype), y0.device)
         ks: list = [None] * tab.stages
         y = y0
         out = [y0] if trajectory else None

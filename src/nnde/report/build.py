@@ -53,7 +53,9 @@ PAPERS = {
     ),
     "benchmarks": (
         "Integrator and layer benchmarks (this project).",
-        "Throughput and memory of each integrator and layer type, against torchdiffeq.",
+        "Time and memory of each integrator and layer type, against the hand-written loop "
+        "of the same Butcher table and against torchdiffeq: measurements of the machine "
+        "named in each section, not claims (no verdicts).",
     ),
     "sweeps": (
         "Sweeps over DVC experiments (this project).",
@@ -61,6 +63,8 @@ PAPERS = {
     ),
 }
 #: Sections about this project rather than a paper: shown only when they have content.
+#: They hold measurements, not claims, and are the only ones exempt from the rule that a
+#: section comes with a non-empty claims file (``StageOutputs(no_claims=True)``).
 PROJECT_SECTIONS = ("benchmarks", "sweeps")
 
 PACKAGES = ("nnde", "torch", "torchdiffeq", "numpy", "pandas", "matplotlib", "seaborn",
