@@ -172,14 +172,13 @@ def table(rows: list[PeerRow], baseline: dict[str, float] | None = None, thresho
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        b = (baseline or {}).get(r.key) if target is None else target
-        verdict = (
-            ""
-            if b is None
-            else (f"SLOWER (> {threshold:g}× baseline)" if r.ratio > b * threshold else "ok")
-        )
         if target is not None:  # the "base" column shows the fixed target
+            b = target
             verdict = f"OVER TARGET (> {target:g})" if over_target(r, target) else "ok"
+        else:
+            b = (baseline or {}).get(r.key)
+            verdict = ("" if b is None else f"SLOWER (> {threshold:g}× baseline)"
+                       if r.ratio > b * threshold else "ok")
         if wrong(r):
             verdict = f"WRONG OUTPUT (> {OUTPUT_TOL:g})" + (f"; {verdict}" if verdict else "")
         diff = "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e}"

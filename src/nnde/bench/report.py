@@ -91,26 +91,19 @@ def _rows(pairs, plan: Plan) -> pd.DataFrame:
     return pd.DataFrame([asdict(r) for r in rows], columns=cols)
 
 
+def _ratios(pairs_of, methods, problems, plan: Plan) -> pd.DataFrame:
+    pairs = pairs_of(problems=problems, sizes=(plan.size,), passes=plan.passes)
+    return _rows([(a, b) for a, b in pairs if a.integrator in methods], plan)
+
+
 def loop_ratios(plan: Plan) -> pd.DataFrame:
     """ours ÷ hand-written loop for each of ``plan``'s fixed-step methods."""
-    pairs = [
-        (a, b)
-        for a, b in C.loop_pairs(problems=plan.loop_problems, sizes=(plan.size,),
-                                 passes=plan.passes)
-        if a.integrator in plan.loop_methods
-    ]
-    return _rows(pairs, plan)
+    return _ratios(C.loop_pairs, plan.loop_methods, plan.loop_problems, plan)
 
 
 def peer_ratios(plan: Plan) -> pd.DataFrame:
     """ours ÷ torchdiffeq for ``plan``'s methods with a peer (``catalog.PEER_OF``)."""
-    pairs = [
-        (a, b)
-        for a, b in C.peer_pairs(problems=plan.peer_problems, sizes=(plan.size,),
-                                 passes=plan.passes)
-        if a.integrator in plan.peer_methods
-    ]
-    return _rows(pairs, plan)
+    return _ratios(C.peer_pairs, plan.peer_methods, plan.peer_problems, plan)
 
 
 def flops(size="large", methods=("euler", "rk4"), repeats=5) -> pd.DataFrame:

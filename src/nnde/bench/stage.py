@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nnde.bench import catalog as C
-from nnde.bench.report import Plan, measure_all, write_section
+from nnde.bench.report import ADAPTIVE, FIXED, Plan, measure_all, write_section
 from nnde.stage import (
     StageOutputs,
     get_choice,
@@ -42,7 +42,7 @@ def plan_from_params(p: Mapping) -> Plan:
     checked (an unknown name lists the valid ones)."""
     sec = SECTION
     size = get_choice(p, "size", C.SIZES, sec)
-    wp_all = tuple(C.LOOP_OF) + tuple(C.PEERS) + ("bosh3", "dopri5")
+    wp_all = tuple(dict.fromkeys(FIXED + C.PEERS + ADAPTIVE))
     return Plan(
         size=size,
         methods=tuple(get_list(p, "methods", one_of(C.LOOP_OF), sec)),
