@@ -343,15 +343,15 @@ def test_sequence_models_shapes_and_tiny_overfit(cls):
 
 def test_table2_claims_flip():
     rows = [
-        ("rnn", 30, 0.4),
-        ("rnn", 100, 0.2),
-        ("latent_ode", 30, 0.15),
-        ("latent_ode", 100, 0.1),
-        ("origin", 30, 1.0),
-        ("origin", 100, 1.0),
+        ("rnn", 0, 30, 0.4),
+        ("rnn", 0, 100, 0.2),
+        ("latent_ode", 0, 30, 0.15),
+        ("latent_ode", 0, 100, 0.1),
+        ("origin", -1, 30, 1.0),
+        ("origin", -1, 100, 1.0),
     ]  # both models beat the origin
-    tab = pd.DataFrame(rows, columns=["kind", "observed", "extrap_rmse"])
-    assert [c.verdict for c in table2.make_claims(tab)] == ["reproduced", "reproduced"]
+    tab = pd.DataFrame(rows, columns=["kind", "seed", "observed", "extrap_rmse"])
+    assert [c.verdict for c in table2.make_claims(tab)] == ["reproduced"] * 3
     swapped = tab.assign(
         kind=tab.kind.map({"rnn": "latent_ode", "latent_ode": "rnn", "origin": "origin"})
     )

@@ -79,7 +79,7 @@ def test_train_eval_subset_changes_the_measurement_not_the_training():
                           train_eval_subset=k)
         runs[k] = (m, train_classifier(m, x, y, cfg))
     (m0, h0), (m1, h1) = runs[0], runs[37]
-    for a, b in zip(m0.parameters(), m1.parameters()):
+    for a, b in zip(m0.parameters(), m1.parameters(), strict=True):
         assert torch.equal(a, b)
     full = evaluate(m1, x, y)
     assert h1.summary()["final_train_loss"] == pytest.approx(full[0], rel=1e-6)

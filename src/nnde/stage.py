@@ -170,6 +170,13 @@ def positive_int(v: Any, name: str) -> int:
     raise ParamError(name, f"is {v!r}", "an integer > 0")
 
 
+def nonnegative_int(v: Any, name: str) -> int:
+    """Item checker for :func:`get_list`: an integer >= 0 (e.g. a seed)."""
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+        return v
+    raise ParamError(name, f"is {v!r}", "an integer >= 0")
+
+
 def positive_float(v: Any, name: str) -> float:
     """Item checker for :func:`get_list`: a finite number > 0."""
     if _ok(v, float) and v > 0:

@@ -115,7 +115,11 @@ class Plateau:
                 + f", or when it falls to {self.floor:g} (training set fitted)")
 
 
-class _PlateauState:
+class PlateauState:
+    """The running state of a :class:`Plateau` criterion: call :meth:`update` with each
+    reading of the monitored loss (an epoch's training loss, or a validation loss read
+    every few iterations); it lowers the learning rate and says when to stop."""
+
     def __init__(self, crit: Plateau):
         self.crit = crit
         self.best = math.inf
@@ -370,7 +374,7 @@ def train_classifier(
     loss_fn = loss_fn or nn.functional.cross_entropy
     evals = evals or {}
     hist = History()
-    plateau = _PlateauState(cfg.plateau) if cfg.plateau is not None else None
+    plateau = PlateauState(cfg.plateau) if cfg.plateau is not None else None
     first_epoch, step = 1, 0
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
         state = torch.load(cfg.checkpoint, map_location=device, weights_only=False)

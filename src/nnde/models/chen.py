@@ -318,11 +318,25 @@ def _observed_inputs(t: torch.Tensor, x: torch.Tensor, idx: torch.Tensor) -> tor
     return torch.cat([xo, dt.unsqueeze(-1)], -1)
 
 
+#: recurrent cells of the recognition network and the RNN baseline
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU}
+
+
+def _cell(name: str, inputs: int, hidden: int) -> nn.Module:
+    if name not in CELLS:
+        raise ParamError("cell", f"is {name!r}", ", ".join(CELLS))
+    return CELLS[name](inputs, hidden, batch_first=True)
+
+
 class LatentODE(nn.Module):
-    """Latent ODE (Chen et al., 2018, Sec. 5): a GRU reads the observations backwards in
-    time into q(z0) = N(mu, sigma^2) (``latent`` dims); z follows dz/dt = f(z) (an MLP with
-    ``hidden`` units) from t = 0; a decoder MLP maps z(t) to x(t). ``forward(t, x, idx)``
-    returns (prediction (B, len(t), 2), KL (B,))."""
+    """Latent ODE (Chen et al., 2018, Sec. 5): a recognition RNN (``encoder``: ``"rnn"``, a
+    tanh RNN as in the authors' example, or ``"gru"``) reads the observations and their
+    time gaps backwards in time into q(z0) = N(mu, sigma^2) (``latent`` dims); z follows
+    dz/dt = f(z) (an MLP with ``hidden`` units, ELU) from t = 0, solved by this project's
+    fixed-step ``method`` with ``steps_per_interval`` steps between output times; a decoder
+    MLP (ReLU) maps z(t) to x(t). ``forward(t, x, idx)`` returns (prediction
+    (B, len(t), 2), KL(q(z0) || N(0, I)) (B,)); ``sample=False`` decodes the posterior
+    mean."""
 
     def __init__(
         self,
@@ -331,9 +345,10 @@ class LatentODE(nn.Module):
         hidden: int = 20,
         method: str = "rk4",
         steps_per_interval: int = 1,
+        encoder: str = "rnn",
     ):
         super().__init__()
-        self.encoder = nn.GRU(3, rnn_hidden, batch_first=True)
+        self.encoder = _cell(encoder, 3, rnn_hidden)
         self.to_q = nn.Linear(rnn_hidden, 2 * latent)
         self.dynamics = nn.Sequential(
             nn.Linear(latent, hidden), nn.ELU(), nn.Linear(hidden, latent)
@@ -343,45 +358,56 @@ class LatentODE(nn.Module):
 
     def encode(self, t, x, idx):
         inp = _observed_inputs(t, x, idx).flip(1)  # backwards in time
-        _, h = self.encoder(inp)
-        mu, logvar = self.to_q(h[-1]).chunk(2, -1)
+        out, _ = self.encoder(inp)
+        mu, logvar = self.to_q(out[:, -1]).chunk(2, -1)
         return mu, logvar
 
-    def forward(self, t, x, idx, sample: bool = True, gen: torch.Generator | None = None):
+    def forward(self, t, x, idx, sample: bool = True, gen: torch.Generator | None = None,
+                out: torch.Tensor | None = None, method: str | None = None,
+                steps_per_interval: int | None = None):
+        """Predictions at the times ``t[out]`` (default: every time; ``out`` must pick an
+        equally spaced grid starting at index 0). ``method``/``steps_per_interval``
+        override the trained solver (to check that the learned dynamics are an ODE the
+        solver resolves, not a discrete map)."""
         mu, logvar = self.encode(t, x, idx)
+        t_out = t if out is None else t[out]
         z0 = mu
         if sample:
             eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
             z0 = mu + torch.exp(0.5 * logvar) * eps
-        # t is an equally spaced grid starting at 0 (make_spirals).
-        steps = (len(t) - 1) * self.sub
+        sub = self.sub if steps_per_interval is None else steps_per_interval
+        # t_out is an equally spaced grid starting at 0 (make_spirals).
         zs = solve(
             lambda s, z: self.dynamics(z),
             z0,
             0.0,
-            float(t[-1]),
-            steps,
-            self.method,
+            float(t_out[-1]),
+            (len(t_out) - 1) * sub,
+            method or self.method,
             trajectory=True,
-        )[:: self.sub]
+        )[::sub]
         pred = self.decoder(zs.transpose(0, 1))
         kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(-1)
         return pred, kl
 
 
 class RNNBaseline(nn.Module):
-    """The RNN baseline: a GRU reads the observations (with their time gaps) forwards in
-    time; a second GRU started from its state steps through the output times (input: the
-    time gap) and a linear readout gives x(t). ``forward`` as :class:`LatentODE` (KL = 0)."""
+    """The RNN baseline: an encoder RNN (``encoder`` cell) reads the observations with
+    their time gaps forwards in time; a GRU decoder started from its state steps through
+    the output times ``t[out]`` (input: the time gap to the previous output time) and a
+    linear readout gives x(t). ``forward`` as :class:`LatentODE` (KL = 0; deterministic)."""
 
-    def __init__(self, rnn_hidden: int = 25):
+    def __init__(self, rnn_hidden: int = 25, encoder: str = "rnn"):
         super().__init__()
-        self.encoder = nn.GRU(3, rnn_hidden, batch_first=True)
+        self.encoder = _cell(encoder, 3, rnn_hidden)
         self.decoder = nn.GRU(1, rnn_hidden, batch_first=True)
         self.readout = nn.Linear(rnn_hidden, 2)
 
-    def forward(self, t, x, idx, sample: bool = True, gen: torch.Generator | None = None):
-        _, h = self.encoder(_observed_inputs(t, x, idx))
-        dt = torch.diff(t, prepend=t[:1]).view(1, -1, 1).expand(x.shape[0], -1, -1)
+    def forward(self, t, x, idx, sample: bool = True, gen: torch.Generator | None = None,
+                out: torch.Tensor | None = None):
+        t_out = t if out is None else t[out]
+        enc, _ = self.encoder(_observed_inputs(t, x, idx))
+        h = enc[:, -1].unsqueeze(0).contiguous()
+        dt = torch.diff(t_out, prepend=t_out[:1]).view(1, -1, 1).expand(x.shape[0], -1, -1)
         out, _ = self.decoder(dt.contiguous(), h)
         return self.readout(out), x.new_zeros(x.shape[0])

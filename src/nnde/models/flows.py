@@ -1,0 +1,232 @@
+"""Normalising flows in 2-D: the continuous normalising flow (CNF) of Chen et al. (2018,
+§4) beside the planar flow of Rezende and Mohamed (2015), and 2-D target densities with
+exact log-densities.
+
+**CNF.** dz/dt = f(z, t) with f a sum of ``M`` hidden units,
+f(z, t) = Σ_m u_m(t) tanh(w_m(t)·z + b_m(t)), whose parameters come from a small
+hypernetwork of t, with a sigmoid gate on u (the paper's description). By the
+instantaneous change of variables (the paper's Theorem 1),
+d log p(z(t))/dt = −tr(∂f/∂z), and for this f the trace is exact and costs O(M):
+tr(∂f/∂z) = Σ_m (u_m·w_m) (1 − tanh²(w_m·z + b_m)). The base N(0, I) sits at t = 0 and the
+data at t = 1; the augmented state (z, log-density term) is solved by this project's
+fixed-step integrators (gradients by backpropagation through the solver).
+
+**Planar flow.** K layers z ← z + û tanh(w·z + b), each with
+log|det| = log|1 + û·w (1 − tanh²(w·z + b))|, where û keeps the layer invertible
+(û·w ≥ −1, Rezende and Mohamed's appendix). For density matching (sample, then score) the
+layers map noise to samples; for maximum likelihood they map data to noise (the
+normalising direction, where the density is exact and no inverse is needed).
+
+**Targets.** ``two_circles`` (scikit-learn's make_circles: radii 1 and ``factor``, equal
+mass, Gaussian noise) and ``two_moons`` (make_moons' two half circles, centred), each a
+mixture of the curve's points blurred by isotropic Gaussian noise: :meth:`Target.log_prob`
+is the exact log-density of that mixture (the curve discretised at ``points`` angles,
+finer than the noise), and :meth:`Target.sample` draws from it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from nnde.errors import ParamError
+from nnde.integrators import METHODS, solve
+
+LOG2PI = math.log(2 * math.pi)
+
+
+def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) per row."""
+    return -0.5 * (z.square().sum(-1) + z.shape[-1] * LOG2PI)
+
+
+# --------------------------------------------------------------------------- targets
+class Target:
+    """A 2-D density: a mixture of isotropic Gaussians (std ``noise``) centred on the
+    points ``centres`` (C, 2), all of equal weight."""
+
+    def __init__(self, name: str, centres: torch.Tensor, noise: float):
+        if not noise > 0:
+            raise ParamError("noise", f"is {noise!r}", "a number > 0")
+        self.name, self.centres, self.noise = name, centres.double(), float(noise)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log-density of the mixture at the rows of ``x`` (float64 inside)."""
+        d2 = torch.cdist(x.double(), self.centres).square()
+        s2 = self.noise**2
+        lp = torch.logsumexp(-d2 / (2 * s2), dim=1) - math.log(len(self.centres)) \
+            - math.log(2 * math.pi * s2)
+        return lp.to(x.dtype)
+
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        i = torch.randint(0, len(self.centres), (n,), generator=gen)
+        eps = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+        return (self.centres[i] + self.noise * eps).float()
+
+    def entropy(self, n: int = 20000, seed: int = 0) -> float:
+        """Monte Carlo estimate of H(p) = −E_p log p (nats): the least NLL any model can
+        reach, so that NLL − H(p) estimates KL(p || model)."""
+        x = self.sample(n, torch.Generator().manual_seed(seed))
+        return float(-self.log_prob(x).double().mean())
+
+
+def two_circles(noise: float = 0.06, factor: float = 0.5, points: int = 128) -> Target:
+    a = torch.arange(points, dtype=torch.float64) * (2 * math.pi / points)
+    ring = torch.stack([a.cos(), a.sin()], -1)
+    return Target("two circles", torch.cat([ring, factor * ring]), noise)
+
+
+def two_moons(noise: float = 0.06, points: int = 128) -> Target:
+    a = torch.arange(points, dtype=torch.float64) * (math.pi / (points - 1))
+    upper = torch.stack([a.cos(), a.sin()], -1)
+    lower = torch.stack([1 - a.cos(), 0.5 - a.sin()], -1)
+    c = torch.cat([upper, lower])
+    return Target("two moons", c - torch.tensor([0.5, 0.25], dtype=torch.float64), noise)
+
+
+TARGETS = {"two_circles": two_circles, "two_moons": two_moons}
+
+
+def make_target(name: str, noise: float = 0.06) -> Target:
+    if name not in TARGETS:
+        raise ParamError("target", f"is {name!r}", ", ".join(TARGETS))
+    return TARGETS[name](noise=noise)
+
+
+# --------------------------------------------------------------------------- CNF
+class HyperField(nn.Module):
+    """f(z, t) = Σ_m u_m(t) tanh(w_m(t)·z + b_m(t)) with (w, u, gate, b) from a hypernetwork
+    t → ``hyper`` → ``hyper`` → parameters (tanh). ``forward(t, z)`` returns
+    (f (B, d), tr ∂f/∂z (B,)), the trace in closed form."""
+
+    def __init__(self, width: int, dim: int = 2, hyper: int = 32):
+        super().__init__()
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ParamError("width", f"is {width!r}", "an integer >= 1 (hidden units M)")
+        self.width, self.dim = width, dim
+        self._cache: dict | None = None
+        self.net = nn.Sequential(
+            nn.Linear(1, hyper), nn.Tanh(), nn.Linear(hyper, hyper), nn.Tanh(),
+            nn.Linear(hyper, 3 * width * dim + width),
+        )
+
+    def _split(self, p):
+        m, d = self.width, self.dim
+        w, u, g = (p[..., i * m * d:(i + 1) * m * d].unflatten(-1, (m, d)) for i in range(3))
+        return w, u * torch.sigmoid(g), p[..., 3 * m * d:]
+
+    def prepare(self, times, like: torch.Tensor) -> None:
+        """Evaluate the hypernetwork at all ``times`` in one batched call and keep the
+        results (with their autograd graph) for the field evaluations of one solve; the
+        parameters depend on t alone, so a fixed-step solve needs only its stage times.
+        :meth:`release` drops them."""
+        ts = sorted({round(float(t), 9) for t in times})
+        tt = torch.tensor(ts, dtype=like.dtype, device=like.device).unsqueeze(-1)
+        w, u, b = self._split(self.net(tt))
+        self._cache = {t: (w[i], u[i], b[i]) for i, t in enumerate(ts)}
+
+    def release(self) -> None:
+        self._cache = None
+
+    def params_at(self, t: float, like: torch.Tensor):
+        if self._cache is not None:
+            hit = self._cache.get(round(float(t), 9))
+            if hit is not None:
+                return hit
+        p = self.net(torch.full((1, 1), float(t), dtype=like.dtype, device=like.device))[0]
+        return self._split(p)
+
+    def forward(self, t, z):
+        w, u, b = self.params_at(t, z)
+        a = torch.tanh(z @ w.T + b)  # (B, M)
+        return a @ u, (1 - a.square()) @ (u * w).sum(-1)
+
+
+class CNF(nn.Module):
+    """Continuous normalising flow over t in [0, 1] with a :class:`HyperField` of
+    ``width`` units, solved by ``method`` with ``steps`` fixed steps."""
+
+    def __init__(self, width: int, dim: int = 2, hyper: int = 32, method: str = "rk4",
+                 steps: int = 8):
+        super().__init__()
+        self.field = HyperField(width, dim, hyper)
+        self.method, self.steps = method, steps
+
+    def _augmented(self, sign: float):
+        def f(t, s):
+            dz, tr = self.field(t, s[:, :-1])
+            return torch.cat([dz, (sign * tr).unsqueeze(-1)], -1)
+        return f
+
+    def _solve(self, s0, t0, t1, sign, steps, method, trajectory=False):
+        steps, method = steps or self.steps, method or self.method
+        tab = getattr(METHODS.get(method), "tableau", None)
+        if tab is not None:  # the stage times of a fixed-step Runge–Kutta solve
+            h = (t1 - t0) / steps
+            self.field.prepare([t0 + h * (k + c) for k in range(steps) for c in tab.c], s0)
+        try:
+            return solve(self._augmented(sign), s0, t0, t1, steps, method,
+                         trajectory=trajectory)
+        finally:
+            self.field.release()
+
+    def log_prob(self, x, steps: int | None = None, method: str | None = None):
+        """Exact (up to the solver) log-density of data rows ``x``: solve from t = 1 back
+        to t = 0, log p(x) = log N(z(0)) − ∫_0^1 tr ∂f/∂z dt."""
+        s0 = torch.cat([x, x.new_zeros(len(x), 1)], -1)
+        s = self._solve(s0, 1.0, 0.0, 1.0, steps, method)
+        return std_normal_log_prob(s[:, :-1]) + s[:, -1]
+
+    def sample(self, n: int, gen: torch.Generator | None = None, steps: int | None = None,
+               method: str | None = None, trajectory: bool = False, z0=None):
+        """(samples, log q of each) from N(0, I) pushed from t = 0 to 1; with
+        ``trajectory`` the samples are (steps + 1, n, d)."""
+        if z0 is None:
+            p = next(self.parameters())
+            z0 = torch.randn(n, self.field.dim, generator=gen, dtype=p.dtype)
+        s0 = torch.cat([z0, std_normal_log_prob(z0).unsqueeze(-1)], -1)
+        s = self._solve(s0, 0.0, 1.0, -1.0, steps, method, trajectory)
+        return s[..., :-1], s[..., -1]
+
+
+# --------------------------------------------------------------------------- planar flow
+class PlanarFlow(nn.Module):
+    """K planar layers in ``dim`` dimensions."""
+
+    def __init__(self, layers: int, dim: int = 2):
+        super().__init__()
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise ParamError("layers", f"is {layers!r}", "an integer >= 1 (K)")
+        self.w = nn.Parameter(0.1 * torch.randn(layers, dim))
+        self.u = nn.Parameter(0.1 * torch.randn(layers, dim))
+        self.b = nn.Parameter(torch.zeros(layers))
+
+    def _u_hat(self):
+        wu = (self.w * self.u).sum(-1, keepdim=True)
+        m = -1 + nn.functional.softplus(wu)
+        return self.u + (m - wu) * self.w / self.w.square().sum(-1, keepdim=True)
+
+    def transform(self, z):
+        """(f_K ∘ … ∘ f_1 (z), Σ log|det ∂f_k|)."""
+        u = self._u_hat()
+        logdet = z.new_zeros(len(z))
+        for k in range(len(self.b)):
+            a = torch.tanh(z @ self.w[k] + self.b[k])
+            logdet = logdet + torch.log((1 + (1 - a.square()) * (u[k] @ self.w[k])).abs()
+                                        + 1e-12)
+            z = z + a.unsqueeze(-1) * u[k]
+        return z, logdet
+
+    def sample(self, n: int, gen: torch.Generator | None = None, z0=None):
+        """Noise → samples: (x, log q(x))."""
+        if z0 is None:
+            z0 = torch.randn(n, self.w.shape[1], generator=gen, dtype=self.w.dtype)
+        x, logdet = self.transform(z0)
+        return x, std_normal_log_prob(z0) - logdet
+
+    def log_prob(self, x):
+        """Data → noise (the normalising direction): log p(x) = log N(f(x)) + log|det|."""
+        z, logdet = self.transform(x)
+        return std_normal_log_prob(z) + logdet
