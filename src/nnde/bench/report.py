@@ -344,6 +344,8 @@ def _fig_ratios(loops, peers):
 def _fig_compiled(df):
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import NullFormatter
+    from matplotlib.transforms import blended_transform_factory
 
     keys = list(dict.fromkeys(zip(df.method, df.width, strict=True)))
     passes = list(dict.fromkeys(df.pass_))
@@ -366,8 +368,10 @@ def _fig_compiled(df):
             be = r.break_even_calls
             if np.isfinite(be):
                 bx.barh(y, be, height=0.6, color="C3")
-            else:
-                bx.text(1, y, "never", va="center", fontsize=7)
+                bx.text(be, y, f" {be:,.0f}", va="center", fontsize=7)
+            else:  # placed in axes coordinates: a log axis has no 0 to start a bar at
+                bx.text(0.02, y, "never (compiled not faster)", va="center", fontsize=7,
+                        transform=blended_transform_factory(bx.transAxes, bx.transData))
             ticks.append(y)
             labels.append(f"{m} · w{w} · {ps}")
             y += 1
@@ -377,10 +381,12 @@ def _fig_compiled(df):
     ax.set_xlabel("compiled time ratio (< 1: compiled faster)")
     ax.legend(fontsize=7)
     bx.set_xscale("log")
+    bx.xaxis.set_minor_formatter(NullFormatter())
     bx.set_xlabel("break-even calls (compile time ÷ saving per call)")
     for a in (ax, bx):
         a.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.2, right=0.97, bottom=0.3 if len(ticks) < 4 else 0.15,
+                        wspace=0.08)
     return fig
 
 
