@@ -254,3 +254,13 @@ def test_ode_block_compiles_its_solve_and_counts_evaluations():
                         gradient="adjoint")
     with pytest.raises(ParamError, match="gradient='direct' and fixed steps"):
         adjoint.compile()
+
+
+def test_past_the_recompile_limit_is_an_error_not_a_silent_fallback():
+    f = DenseField(WIDTH)
+    opts = {"backend": "eager", "dynamic": False}
+    limit = torch._dynamo.config.recompile_limit
+    with torch.no_grad(), pytest.raises(ParamError, match="recompile_limit") as exc:
+        for n in range(1, limit + 2):  # every batch size a new static graph
+            solve(f, torch.zeros(n, WIDTH), 0.0, 1.0, 1, "midpoint", compile=opts)
+    assert "dynamic=True" in str(exc.value)

@@ -199,11 +199,14 @@ def cache_size() -> int:
 def run(fn, m, diagnose, *args):
     """Call the compiled solve ``fn(*args)``; a failure to capture it is diagnosed by
     ``diagnose()`` (one eager evaluation of the field with solve's output checks)."""
-    from torch._dynamo.exc import FailOnRecompileLimitHit, TorchDynamoException
+    from torch._dynamo import exc as dynamo_exc
 
+    # (named FailOnCacheLimitHit before torch 2.6)
+    limit_hit = getattr(dynamo_exc, "FailOnRecompileLimitHit", None) or getattr(
+        dynamo_exc, "FailOnCacheLimitHit", ())
     try:
         return fn(*args)
-    except FailOnRecompileLimitHit as exc:
+    except limit_hit as exc:
         raise ParamError(
             "compile",
             f"{m.name!r} solve was re-traced more than torch._dynamo.config."
@@ -211,7 +214,7 @@ def run(fn, m, diagnose, *args):
             "or tensor size each time); pass the same field each call, compile "
             "with dynamic=True for changing sizes, or use compile=False",
         ) from exc
-    except TorchDynamoException as exc:
+    except dynamo_exc.TorchDynamoException as exc:
         with torch.no_grad():
             diagnose()  # raises the eager ParamError when f's output is wrong
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
