@@ -39,7 +39,7 @@ Caching and recompilation
 
 Compile time is seconds to tens of seconds per graph on a CPU (it grows with the
 number of field evaluations in the loop, steps × stages, and the backward graph costs
-about three times the forward one). ``nnde.bench`` measures it apart and computes the
+two to three times the forward one). ``nnde.bench`` measures it apart and computes the
 break-even number of calls; the README gives the numbers.
 """
 
