@@ -42,7 +42,7 @@ def test_tiny_stage_writes_its_section_and_figures(tmp_path):
     sec = json.loads((tmp_path / SECTION).read_text())
     assert [f["path"] for f in sec["figures"]] == [
         f"reports/figures/benchmarks/catalog_{n}.png"
-        for n in ("ratios", "memory", "work_precision")
+        for n in ("ratios", "memory", "work_precision", "compiled")
     ]
     assert "logical cores" in sec["text"] and "torch thread" in sec["text"]
     assert sec["machine"]["torch_threads"] == 1 and sec["machine"]["torch"]
@@ -62,6 +62,16 @@ def test_tiny_stage_writes_its_section_and_figures(tmp_path):
     assert set(wp.method) == {"euler", "rk4", "dopri5", "torchdiffeq.dopri5"}
     rk4 = wp[wp.method == "rk4"].sort_values("nfe")
     assert rk4.error.iloc[-1] < rk4.error.iloc[0] / 10  # 4x the steps (float32 floor ~1e-6)
+    comp = pd.read_csv(tmp_path / "data/benchmarks/catalog_compiled.csv")
+    assert comp[["method", "width", "pass_"]].values.tolist() == [["euler", 16, "forward"]]
+    assert (comp.max_abs_diff <= 1e-4).all() and (comp.compile_s > 0).all()
+    assert comp.loc[0, "peer"] == "torchdiffeq.euler" and comp.vs_loop.notna().all()
+    be = comp.break_even_calls.iloc[0]
+    saving = comp.eager_ms.iloc[0] - comp.compiled_ms.iloc[0]
+    assert be == pytest.approx(comp.compile_s.iloc[0] * 1e3 / saving if saving > 0
+                               else float("inf"), rel=1e-6)
+    assert "aot_eager" in sec["text"] and "not the compiled path's speed" in sec["text"]
+    assert "RK-Net" in sec["text"] and "break-even" in sec["text"].lower()
     print(f"tiny benchmarks stage: {sec['wall_seconds']} s")
 
 

@@ -15,6 +15,11 @@ A workload is a point in the grid
   this file, calling the same field module — no library code. ``ours ÷ loop`` is the
   integrator overhead: what the generic engine (validation, table-driven stages) costs
   over the shortest code that computes the same numbers (``loop_pairs``).
+  And the *compiled* solves ``compiled.<name>`` (``COMPILED``): our solve of the same
+  method with ``compile=COMPILE_OPTIONS`` (one ``torch.compile`` graph per case). They
+  cost seconds of compilation per case, so ``integrators()`` lists them only when asked
+  (``compiled=True``) and the default grids leave them out; ``compiled_quads`` pairs
+  each with eager, its loop and its torchdiffeq peer (``nnde.bench.compiled``).
 * **problem**: a vector field or a layer — ``dense`` σ(Ky+b), ``antisymmetric``
   σ((K−Kᵀ−γI)y+b), ``hamiltonian`` (the Haber–Ruthotto pair on [y, z]),
   ``symmetric_conv`` −Kᵀσ(KY+b) with a 3×3 convolution, and the Neural-ODE block
@@ -73,6 +78,16 @@ LOOP_OF = {
     "rk38": "loop.rk38",
 }
 LOOPS = tuple(LOOP_OF.values())
+# our fixed-step methods the compiled path supports → their compiled case name
+COMPILED_OF = {
+    m: f"compiled.{m}"
+    for m in ("euler", "midpoint", "heun", "rk4", "rk38", "symplectic_euler", "verlet",
+              "leapfrog", "leapfrog_taylor")
+}
+COMPILED = tuple(COMPILED_OF.values())
+#: how the compiled cases compile: every case its own static graph (what a user with one
+#: model and one batch size gets); the backend is torch's default (inductor)
+COMPILE_OPTIONS = {"dynamic": False}
 
 FIELD_PROBLEMS = ("dense", "antisymmetric", "hamiltonian", "symmetric_conv")
 BLOCK_PROBLEMS = ("ode_block_direct", "ode_block_adjoint")
@@ -89,19 +104,22 @@ class Size:
 
 
 # steps are powers of two so that torchdiffeq's step_size grid lands exactly on T.
+# w16..w256: the width sweep of the compiled benchmarks (batch and steps of "small").
 SIZES = {
     "small": Size(width=32, batch=64, steps=8),
     "medium": Size(width=64, batch=128, steps=16),
     "large": Size(width=512, batch=256, steps=8),
+    **{f"w{w}": Size(width=w, batch=64, steps=8) for w in (16, 32, 64, 128, 256)},
 }
 DEFAULT_SIZES = ("small",)
 
 
-def integrators() -> tuple[str, ...]:
-    """Every registered method, then the torchdiffeq peers, then the hand-written loops."""
+def integrators(compiled: bool = False) -> tuple[str, ...]:
+    """Every registered method, then the torchdiffeq peers, then the hand-written loops
+    (and, with ``compiled=True``, the compiled solves)."""
     from nnde.integrators import METHODS
 
-    return tuple(METHODS) + PEERS + LOOPS
+    return tuple(METHODS) + PEERS + LOOPS + (COMPILED if compiled else ())
 
 
 def is_peer(name: str) -> bool:
@@ -110,6 +128,15 @@ def is_peer(name: str) -> bool:
 
 def is_loop(name: str) -> bool:
     return name.startswith("loop.")
+
+
+def is_compiled(name: str) -> bool:
+    return name.startswith("compiled.")
+
+
+def base_method(name: str) -> str:
+    """The registry method a compiled case solves with (other names unchanged)."""
+    return name.split(".", 1)[1] if is_compiled(name) else name
 
 
 def same_table(ours: str, other: str) -> bool:
@@ -176,6 +203,12 @@ def skip_reason(case: Case) -> str | None:
         if case.integrator not in PEERS:
             return f"unknown peer {case.integrator!r} (valid: {', '.join(PEERS)})"
         return None
+    if is_compiled(case.integrator):
+        if case.integrator not in COMPILED:
+            return f"unknown compiled case {case.integrator!r} (valid: {', '.join(COMPILED)})"
+        if case.problem not in FIELD_PROBLEMS:
+            return "the compiled cases solve a field (the ODE block has its own compile())"
+        return skip_reason(Case(base_method(case.integrator), *_rest(case)))
     if is_loop(case.integrator):
         if case.integrator not in LOOPS:
             return f"unknown loop {case.integrator!r} (valid: {', '.join(LOOPS)})"
@@ -205,6 +238,10 @@ def skip_reason(case: Case) -> str | None:
     if m.kind == "implicit" and case.size != "small":
         return f"{m.name}: dense Newton Jacobian only at size small"
     return None
+
+
+def _rest(case: Case) -> tuple:
+    return case.problem, case.size, case.pass_, case.device
 
 
 def valid_cases(**kw) -> list[Case]:
@@ -386,14 +423,14 @@ def _kind(name: str) -> str | None:
     """The registry's kind of one of our methods; None for peers and loops."""
     if is_peer(name) or is_loop(name):
         return None
-    return _method(name).kind
+    return _method(base_method(name)).kind
 
 
 def _gen():
     return torch.Generator().manual_seed(SEED + 1)
 
 
-def _solver(case: Case, field, dtype, steps=None, tol=None):
+def _solver(case: Case, field, dtype, steps=None, tol=None, compile_options=None):
     """A function y0 → y(T) for the case's integrator on ``field``."""
     size = SIZES[case.size]
     n_steps = steps or size.steps
@@ -424,9 +461,11 @@ def _solver(case: Case, field, dtype, steps=None, tol=None):
         return loop
     from nnde.integrators import solve
 
-    m = _method(case.integrator)
+    m = _method(base_method(case.integrator))
     steps = None if m.adaptive else n_steps
     tol = dict(rtol=rtol, atol=atol) if m.adaptive else {}
+    if is_compiled(case.integrator):
+        tol["compile"] = compile_options or COMPILE_OPTIONS
     if case.problem in BLOCK_PROBLEMS:
         from nnde.layers import ODEBlock
 
@@ -437,7 +476,8 @@ def _solver(case: Case, field, dtype, steps=None, tol=None):
         half = field.width
 
         def symp(y0, f=field):
-            q, p = solve(f.pair, (y0[:, :half], y0[:, half:]), 0.0, T_END, steps, m.name)
+            q, p = solve(f.pair, (y0[:, :half], y0[:, half:]), 0.0, T_END, steps, m.name,
+                         **tol)
             return torch.cat([q, p], dim=1)
 
         return symp
@@ -448,11 +488,13 @@ def _solver(case: Case, field, dtype, steps=None, tol=None):
     return plain
 
 
-def build(case: Case, *, steps: int | None = None, tol: tuple | None = None) -> Workload:
+def build(case: Case, *, steps: int | None = None, tol: tuple | None = None,
+          compile_options: dict | None = None) -> Workload:
     """Build the seeded workload of ``case`` (raises ``Skip`` for invalid ones).
 
     ``steps`` (fixed-step methods) and ``tol`` = (rtol, atol) (adaptive ones) override
-    the catalog's, for work-precision and memory-vs-steps sweeps."""
+    the catalog's, for work-precision and memory-vs-steps sweeps; ``compile_options``
+    the compiled cases' ``COMPILE_OPTIONS``."""
     reason = skip_reason(case)
     if reason:
         raise Skip(reason)
@@ -466,8 +508,10 @@ def build(case: Case, *, steps: int | None = None, tol: tuple | None = None) -> 
     if is_peer(case.integrator) and case.problem == "dense":
         field = ReferenceDense(field)  # the peer's field: same weights, none of our code
     counter = _Counter(field)
-    solver = _solver(case, field, dtype, steps, tol)
-    counted = _solver(case, counter, dtype, steps, tol)
+    solver = _solver(case, field, dtype, steps, tol, compile_options)
+    # field evaluations are counted eagerly: a compiled solve counts what eager counts
+    eager = Case(base_method(case.integrator), *_rest(case))
+    counted = _solver(eager, counter, dtype, steps, tol)
 
     def forward_only():
         with torch.no_grad():
@@ -547,6 +591,23 @@ GATE_CASES = (
     "dopri5-dense-small-forward-cpu",
     "verlet-hamiltonian-small-forward-cpu",
 )
+
+
+def compiled_quads(methods=("euler", "rk4"), problem="dense", sizes=("w16", "w64", "w256"),
+                   passes=PASSES):
+    """(compiled, eager, hand-written loop or None, torchdiffeq peer or None) cases of
+    each method × size × pass on CPU: what the compiled-path benchmark times side by
+    side. The peer of ``rk4`` is torchdiffeq's 3/8 rule (speed only, as in
+    ``peer_pairs``)."""
+    out = []
+    for m, s, ps in itertools.product(methods, sizes, passes):
+        c = Case(COMPILED_OF[m], problem, s, ps, "cpu")
+        if skip_reason(c) is not None:
+            continue
+        loop = Case(LOOP_OF[m], problem, s, ps, "cpu") if m in LOOP_OF else None
+        peer = Case(PEER_OF[m], problem, s, ps, "cpu") if m in PEER_OF else None
+        out.append((c, Case(m, problem, s, ps, "cpu"), loop, peer))
+    return out
 
 
 def peer_pairs(problems=FIELD_PROBLEMS + BLOCK_PROBLEMS, sizes=DEFAULT_SIZES, passes=PASSES):

@@ -189,3 +189,28 @@ def in_dir(path):
         yield
     finally:
         os.chdir(old)
+
+
+def interleaved(fns, device="cpu", rounds=5, samples=3, min_time=0.003, clock="cpu",
+                calibrate_on=0):
+    """Per-round times of several functions timed side by side: each round takes
+    ``samples`` samples of every function, in an order that rotates, and keeps each
+    one's minimum. Every sample makes the same number of calls, calibrated on
+    ``fns[calibrate_on]`` (all are warmed up first). Returns one list of ``rounds``
+    seconds-per-call per function; ratios of two of them, round by round, hold on a
+    loaded machine where absolute times do not (``paired_ratio`` is the two-way case)."""
+    for i, fn in enumerate(fns):
+        if i != calibrate_on:
+            calibrate(fn, device, min_time, clock)
+    number = calibrate(fns[calibrate_on], device, min_time, clock)
+    times = [[] for _ in fns]
+    n = len(fns)
+    for r in range(rounds):
+        best = [float("inf")] * n
+        for k in range(samples):
+            shift = (r * samples + k) % n
+            for i in [(j + shift) % n for j in range(n)]:
+                best[i] = min(best[i], time_once(fns[i], device, number, clock))
+        for i in range(n):
+            times[i].append(best[i])
+    return times

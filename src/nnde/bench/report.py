@@ -11,6 +11,9 @@
   steps, direct backpropagation vs the adjoint;
 * a work-precision diagram: error at T against time per solve, one line per method, one
   marker per step count (fixed-step) or tolerance (adaptive), dense field;
+* (when ``plan.compile_methods`` is not empty) the compiled path: compiled ÷ eager,
+  ÷ hand-written loop and ÷ torchdiffeq per method × width × pass, the compile time
+  measured apart and the break-even number of calls (``nnde.bench.compiled``);
 * (full runs only) achieved FLOP/s of a dense solve ÷ a matmul of the same shape.
 
 A ``Plan`` says how much of the catalog a run covers: ``plan_from_params`` reads it from
@@ -66,6 +69,11 @@ class Plan:
     wp_repeats: int = 3
     flops_size: str | None = None
     threads: int = 1
+    #: the compiled-path benchmark (empty: not measured; it costs seconds per case)
+    compile_methods: tuple = ()
+    compile_sizes: tuple = ("w16", "w64", "w256")
+    compile_passes: tuple = C.PASSES
+    compile_backend: str = "inductor"
 
     @property
     def loop_methods(self) -> tuple:
@@ -181,6 +189,8 @@ class Results:
     work_precision: pd.DataFrame
     flops: pd.DataFrame | None = None
     machine: dict = field(default_factory=dict)
+    compiled: pd.DataFrame | None = None
+    compile_startup_s: float | None = None
 
 
 def machine() -> dict:
@@ -212,7 +222,23 @@ def measure_all(plan: Plan) -> Results:
     mem = memory_vs_steps(plan.memory_steps, plan.memory_method, plan.memory_size)
     wp = work_precision(plan)
     fl = flops(plan.flops_size) if plan.flops_size else None
-    return Results(loops, peers, mem, wp, fl, machine())
+    comp, startup = compiled_table(plan)
+    return Results(loops, peers, mem, wp, fl, machine(), comp, startup)
+
+
+def compiled_table(plan: Plan):
+    """(rows of ``nnde.bench.compiled.measure``, the compiler's one-off start-up in
+    seconds), or (None, None) when the plan measures no compiled case."""
+    if not plan.compile_methods:
+        return None, None
+    from nnde.bench import compiled as BC
+
+    opts = {} if plan.compile_backend == "inductor" else {"backend": plan.compile_backend}
+    startup = BC.compiler_startup(opts)
+    rows = BC.measure(plan.compile_methods, plan.compile_sizes, plan.compile_passes,
+                      rounds=plan.rounds, samples=plan.samples, min_time=plan.min_time,
+                      compile_options=opts)
+    return BC.frame(rows), startup
 
 
 # --------------------------------------------------------------------------- targets
@@ -246,6 +272,21 @@ def targets(res: Results, target=P.OVERHEAD_TARGET) -> pd.DataFrame:
         d = shared.max_abs_diff.max()
         rows.append({
             "target": f"equal outputs for same-table pairs (max |Δy| ≤ {P.OUTPUT_TOL:g})",
+            "measured": f"{d:.1e}",
+            "met": bool(d <= P.OUTPUT_TOL),
+        })
+    cp = res.compiled
+    if cp is not None and len(cp):
+        fastest = cp.loc[cp.vs_eager.idxmin()]
+        rows.append({
+            "target": "compiled faster than eager (compiled ÷ eager < 1) somewhere in the sweep",
+            "measured": f"{cp.vs_eager.min():.2f}–{cp.vs_eager.max():.2f} (min: "
+                        f"{fastest.method}, width {fastest.width}, {fastest.pass_})",
+            "met": bool(cp.vs_eager.min() < 1.0),
+        })
+        d = cp.max_abs_diff.max()
+        rows.append({
+            "target": f"compiled equals eager (max |Δy| ≤ {P.OUTPUT_TOL:g})",
             "measured": f"{d:.1e}",
             "met": bool(d <= P.OUTPUT_TOL),
         })
@@ -298,6 +339,88 @@ def _fig_ratios(loops, peers):
         ax.legend(fontsize=7)
     axes[-1, 0].set_xlabel("time ratio (< 1: ours faster)")
     return fig
+
+
+def _fig_compiled(df):
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import NullFormatter
+    from matplotlib.transforms import blended_transform_factory
+
+    keys = list(dict.fromkeys(zip(df.method, df.width, strict=True)))
+    passes = list(dict.fromkeys(df.pass_))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 0.3 * len(keys) * len(passes) + 1.6),
+                                 sharey=True)
+    labels, y = [], 0
+    ticks = []
+    for m, w in keys:
+        for ps in passes:
+            r = df[(df.method == m) & (df.width == w) & (df.pass_ == ps)]
+            if not len(r):
+                continue
+            r = r.iloc[0]
+            for j, (col, name) in enumerate((("vs_eager", "÷ eager"), ("vs_loop", "÷ loop"),
+                                             ("vs_peer", "÷ torchdiffeq"))):
+                v = r[col]
+                if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                    ax.barh(y + (j - 1) * 0.27, v, height=0.27, color=f"C{j}",
+                            label=name if not ticks else None)
+            be = r.break_even_calls
+            if np.isfinite(be):
+                bx.barh(y, be, height=0.6, color="C3")
+                bx.text(be, y, f" {be:,.0f}", va="center", fontsize=7)
+            else:  # placed in axes coordinates: a log axis has no 0 to start a bar at
+                bx.text(0.02, y, "never (compiled not faster)", va="center", fontsize=7,
+                        transform=blended_transform_factory(bx.transAxes, bx.transData))
+            ticks.append(y)
+            labels.append(f"{m} · w{w} · {ps}")
+            y += 1
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_ylim(y - 0.5, -0.5)
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_xlabel("compiled time ratio (< 1: compiled faster)")
+    ax.legend(fontsize=7)
+    bx.set_xscale("log")
+    bx.xaxis.set_minor_formatter(NullFormatter())
+    bx.set_xlabel("break-even calls (compile time ÷ saving per call)")
+    for a in (ax, bx):
+        a.tick_params(axis="x", labelsize=7)
+    fig.subplots_adjust(left=0.2, right=0.97, bottom=0.3 if len(ticks) < 4 else 0.15,
+                        wspace=0.08)
+    return fig
+
+
+def _compiled_text(res: Results, plan: Plan) -> str:
+    from nnde.bench.compiled import TRAINING_NOTE, fmt_calls
+
+    cp = res.compiled
+    if cp is None or not len(cp):
+        return ("\n\nThe compiled path (`solve(..., compile=True)`) is not measured in this "
+                "profile: compiling costs seconds per case (`compile_methods` is empty; the "
+                "small and paper profiles measure it). " + TRAINING_NOTE)
+    be = cp.break_even_calls
+    fin = be[be < float("inf")]
+    backend = plan.compile_backend
+    caveat = "" if backend == "inductor" else (
+        f" This profile compiles with {backend}: the graph capture without code "
+        "generation, a check of the plumbing, so its ratios are not the compiled path's "
+        "speed (the small and paper profiles use inductor)."
+    )
+    return (
+        f"\n\nThe compiled path: our solve with `compile=True` ({backend} backend, one "
+        "static graph per case), timed beside our eager solve, the hand-written loop and "
+        "torchdiffeq on the dense field (batch 64, 8 steps). Compile time is wall time of "
+        "the first call less one steady call, with the compiler's caches off (what a "
+        f"first use pays); the compiler's one-off start-up in a process, "
+        f"{res.compile_startup_s:.1f} s, is apart. Here compiled ÷ eager ranged "
+        f"{cp.vs_eager.min():.2f}–{cp.vs_eager.max():.2f}, compile times "
+        f"{cp.compile_s.min():.1f}–{cp.compile_s.max():.1f} s, and compiling paid back "
+        + (f"after {fmt_calls(fin.min())}–{fmt_calls(fin.max())} calls where it did"
+           if len(fin) else "in no case")
+        + (f" (never in {len(be) - len(fin)} of {len(be)} cases, where compiled was not "
+           "faster)" if len(fin) < len(be) else "")
+        + "." + caveat + " " + TRAINING_NOTE
+    )
 
 
 def _fig_memory(df):
@@ -353,6 +476,7 @@ def write_section(out, res: Results, plan: Plan, how: str) -> None:
         "numbers. The torchdiffeq side integrates a plain-torch copy of the dense field. "
         "Measurements, not claims: targets are reported here and gated by `nnde bench "
         "peers`; full runs are `make bench` and asv, their history `nnde bench history`."
+        + _compiled_text(res, plan)
     )
     out.extra("machine", res.machine)
     out.params({**asdict(plan), **{f"machine.{k}": v for k, v in res.machine.items()}})
@@ -377,12 +501,30 @@ def write_section(out, res: Results, plan: Plan, how: str) -> None:
                "float32, so errors level off near 1e-6.")
     if res.flops is not None:
         out.csv(f"{s}_flops", res.flops, show=True, caption="Achieved FLOP/s vs matmul")
+    if res.compiled is not None and len(res.compiled):
+        out.csv(f"{s}_compiled", res.compiled, show=True, max_rows=80,
+                caption="Compiled path: compiled ÷ eager, ÷ hand-written loop, ÷ torchdiffeq; "
+                        "compile time (s) and break-even calls (inf: never)")
+        out.figure("compiled", _fig_compiled(res.compiled),
+                   "Compiled solve (torch.compile) against our eager solve, the hand-written "
+                   "loop and torchdiffeq per method · width · pass (left), and the calls "
+                   "after which the compile time is paid back (right).")
     metrics = {
         "loop_ratio_max": float(res.loops.ratio.max()) if len(res.loops) else None,
         "loop_ratio_min": float(res.loops.ratio.min()) if len(res.loops) else None,
         "peer_ratio_max": float(res.peers.ratio.max()) if len(res.peers) else None,
         "peer_ratio_min": float(res.peers.ratio.min()) if len(res.peers) else None,
     }
+    cp = res.compiled
+    if cp is not None and len(cp):
+        fin = cp.break_even_calls[cp.break_even_calls < float("inf")]
+        metrics.update({
+            "compiled_vs_eager_min": float(cp.vs_eager.min()),
+            "compiled_vs_eager_max": float(cp.vs_eager.max()),
+            "compile_seconds_max": float(cp.compile_s.max()),
+            "break_even_calls_min": float(fin.min()) if len(fin) else None,
+            "compile_startup_seconds": res.compile_startup_s,
+        })
     out.metrics(metrics)
 
 

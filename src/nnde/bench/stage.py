@@ -9,9 +9,14 @@ profile, like every stage), measures with ``nnde.bench.report.measure_all`` and 
     data/benchmarks/catalog_{targets,loop_ratios,peer_ratios,memory,work_precision}.csv
     data/benchmarks/catalog.metrics.json
     reports/figures/benchmarks/catalog_{ratios,memory,work_precision}.png
+    data/benchmarks/catalog_compiled.csv, reports/figures/benchmarks/catalog_compiled.png
+                                                    (the compiled path; only when
+                                                    ``compile_methods`` is not empty)
 
-Budget (idle 2-core machine, process start to outputs written): about 5 s at ``tiny``,
-under 30 s at ``small``. Full runs stay in ``make bench``, ``nnde bench report`` and asv.
+Budget (idle 2-core machine, process start to outputs written): about 5 s at ``tiny``
+(whose compiled case uses aot_eager: the plumbing, not a speed), under a minute at
+``small`` (about half of it compiling). Full runs stay in ``make bench``, ``nnde bench
+report`` and asv.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from nnde.stage import (
     run_main,
 )
 
+#: ``compile_backend``: inductor (torch's default, what the numbers are about) or
+#: aot_eager (the same graph capture without code generation: a quick check of the
+#: stage's plumbing, not a benchmark)
+COMPILE_BACKENDS = ("inductor", "aot_eager")
 SECTION = "benchmarks"
 STAGE = "catalog"
 TITLE = "Benchmarks: a short pass of the catalog on this machine (`benchmarks` stage)"
@@ -60,6 +69,10 @@ def plan_from_params(p: Mapping) -> Plan:
         wp_rtols=tuple(get_list(p, "wp_rtols", positive_float, sec)),
         wp_repeats=get_number(p, "wp_repeats", sec, kind=int, ge=1),
         threads=get_number(p, "threads", sec, kind=int, ge=1),
+        compile_methods=tuple(get_list(p, "compile_methods", one_of(FIXED), sec)),
+        compile_sizes=tuple(get_list(p, "compile_sizes", one_of(C.SIZES), sec)),
+        compile_passes=tuple(get_list(p, "compile_passes", one_of(C.PASSES), sec)),
+        compile_backend=get_choice(p, "compile_backend", COMPILE_BACKENDS, sec),
     )
 
 

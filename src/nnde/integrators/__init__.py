@@ -5,7 +5,7 @@ Every method is a small object with ``name``, ``order``, ``stages``, ``kind`` (o
 exists, ``stability_function(z)``. Look one up with ``get_method(name)``.
 
 ``solve(f, y0, t0, t1, steps=None, method="rk4", *, trajectory=False, rtol=None,
-atol=None, max_steps=10_000, stats=False)``
+atol=None, max_steps=10_000, stats=False, compile=False)``
 
 * ``f(t, y)`` returns dy/dt with y's shape, dtype and device; ``t`` is passed as a 0-d
   tensor of y's (real) dtype on y's device. ``y0`` is a tensor of any shape (batch
@@ -30,6 +30,12 @@ atol=None, max_steps=10_000, stats=False)``
   ``solve_second_order`` for a non-zero one).
 * ``stats=True`` returns ``(result, SolveStats)`` with nfe, accepted, rejected, t_stopped.
 
+* ``compile=True`` (or a dict of ``torch.compile`` options ``backend``, ``mode``,
+  ``dynamic``): the fixed-grid loop runs as one compiled graph (``nnde.integrators.
+  compiled``: supported methods, caching and recompilation). Explicit, symplectic and
+  multistep methods on a fixed grid only; adaptive solves and implicit methods raise
+  ParamError naming the supported methods. Eager is the default.
+
 ``method`` may also be a method object (e.g. ``get_method("dopri5").with_options(
 controller="pi")``). The solve is differentiable by plain autograd (direct backprop).
 All input checks live in ``_validate``; bad input raises ParamError / UnknownNameError.
@@ -43,6 +49,7 @@ import numbers
 import torch
 
 from nnde.errors import ParamError, UnknownNameError
+from nnde.integrators import compiled as _compiled
 from nnde.integrators._base import Method, SolveStats
 from nnde.integrators.adaptive import MaxStepsError, StepSizeError, integrate_adaptive
 from nnde.integrators.explicit import TABLES, ExplicitRK
@@ -229,12 +236,17 @@ def solve(
     atol=None,
     max_steps=10_000,
     stats=False,
+    compile=False,
 ):
     """Integrate y' = f(t, y), y(t0) = y0 to t1. See the module docstring for the
     conventions of each method kind and for what is returned."""
     f, y0, t0, t1, steps, m, rtol, atol, max_steps, use_adaptive = _validate(
         f, y0, t0, t1, steps, method, rtol, atol, max_steps
     )
+    opts = _compiled.options(compile)
+    if opts is not None:
+        _compiled.check_supported(m, use_adaptive)
+        return _solve_compiled(f, y0, t0, t1, steps, m, trajectory, stats, opts)
     if use_adaptive:
         y, ts, ys, st = integrate_adaptive(
             m, f, y0, t0, t1, rtol, atol, max_steps, trajectory, _first_call_check(f, y0, "f")
@@ -260,8 +272,38 @@ def solve(
     return result
 
 
+def _t(t0, like):
+    return torch.tensor(t0, dtype=torch.empty((), dtype=like.dtype).real.dtype,
+                        device=like.device)
+
+
+def _solve_compiled(f, y0, t0, t1, steps, m, trajectory, stats, opts, v0=None):
+    """The fixed-grid loop of ``m`` as one compiled graph (arguments already validated)."""
+    h = (t1 - t0) / steps
+    fn = _compiled.compiled_solver(m, t0, h, steps, trajectory, opts, v0 is not None)
+    if m.kind == "symplectic":
+
+        def diagnose():
+            t = _t(t0, y0[0])
+            _first_call_check(f[1], y0[1], "f[1] (fp)")(t, y0[0])  # dp/dt from q
+            _first_call_check(f[0], y0[0], "f[0] (fq)")(t, y0[1])  # dq/dt from p
+
+        args = ((f[0], f[1]), y0)
+    else:
+
+        def diagnose():
+            _first_call_check(f, y0, "f")(_t(t0, y0), y0)
+
+        args = (f, y0) if v0 is None else (f, y0, v0)
+    result, nfe = _compiled.run(fn, m, diagnose, *args)
+    if stats:
+        return result, SolveStats(nfe=nfe, accepted=steps, rejected=0, t_stopped=t1)
+    return result
+
+
 def solve_partitioned(
-    fq, fp, q0, p0, t0, t1, steps, method="verlet", *, trajectory=False, stats=False
+    fq, fp, q0, p0, t0, t1, steps, method="verlet", *, trajectory=False, stats=False,
+    compile=False,
 ):
     """Separable partitioned system q' = fq(t, p), p' = fp(t, q) with a symplectic method.
     Same as ``solve((fq, fp), (q0, p0), ...)``; returns ``(q, p)`` at t1 (or stacked)."""
@@ -271,17 +313,20 @@ def solve_partitioned(
             f"{method!r} is not a symplectic method",
             ", ".join(k for k, v in METHODS.items() if v.kind == "symplectic"),
         )
-    return solve((fq, fp), (q0, p0), t0, t1, steps, method, trajectory=trajectory, stats=stats)
+    return solve((fq, fp), (q0, p0), t0, t1, steps, method, trajectory=trajectory, stats=stats,
+                 compile=compile)
 
 
 def solve_second_order(
-    F, y0, t0, t1, steps, *, v0=None, start="rest", trajectory=False, stats=False
+    F, y0, t0, t1, steps, *, v0=None, start="rest", trajectory=False, stats=False,
+    compile=False,
 ):
     """Y'' = F(t, Y), Y(t0) = y0, Y'(t0) = v0 (default 0), by the two-step leapfrog.
 
     ``start="rest"`` uses Y_{−1} = Y_0 (Haber–Ruthotto; ignores v0 and is first order
     overall), ``start="taylor"`` the second-order start Y_{−1} = Y_0 − h v0 + h²/2 F(Y_0).
-    Returns Y(t1), or (steps + 1, *y0.shape) with ``trajectory=True``.
+    Returns Y(t1), or (steps + 1, *y0.shape) with ``trajectory=True``. ``compile`` as
+    in ``solve``.
     """
     m = Leapfrog(start)
     F, y0, t0, t1, steps, m, *_ = _validate(F, y0, t0, t1, steps, m, None, None, 1)
@@ -291,6 +336,9 @@ def solve_second_order(
         _check_tensor(v0, "v0")
         if v0.shape != y0.shape or v0.dtype != y0.dtype or v0.device != y0.device:
             raise ParamError("v0", "must match y0 in shape, dtype and device")
+    opts = _compiled.options(compile)
+    if opts is not None:
+        return _solve_compiled(F, y0, t0, t1, steps, m, trajectory, stats, opts, v0)
     h = (t1 - t0) / steps
     result, nfe = m.integrate_fixed(
         F, y0, t0, h, steps, trajectory, _first_call_check(F, y0, "F"), v0=v0

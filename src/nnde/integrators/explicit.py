@@ -197,10 +197,15 @@ class ExplicitRK(Method):
         dopri5's FSAL stage, are skipped)."""
         return len(self.tableau._needed)
 
-    def integrate_fixed(self, f, y0, t0: float, h: float, steps: int, trajectory: bool, f_first):
+    def integrate_fixed(
+        self, f, y0, t0: float, h: float, steps: int, trajectory: bool, f_first,
+        cache_times: bool = True,
+    ):
         """``steps`` equal steps of size h from (t0, y0). Returns (y_end or stacked
         trajectory, nfe). ``f_first`` is used for the first step only (it checks f's
-        output); every other call goes straight to ``f``.
+        output); every other call goes straight to ``f``. ``cache_times=False`` makes
+        the stage times afresh instead of from the per-grid cache (the compiled path
+        traces them into its graph, where the cache cannot be consulted).
 
         Per-solve work is done once: the h-scaled coefficient lists and all stage times
         (one tensor, unbound into 0-d views, cached per grid: ``stage_times``), so the
@@ -210,8 +215,9 @@ class ExplicitRK(Method):
         tab = self.tableau
         stage_coef, b_coef = scaled_coefficients(tab, h)
         n = len(stage_coef)
-        times = stage_times(t0, h, steps, tuple(tab.c[i] for i, _ in stage_coef),
-                            _real_dtype(y0.dtype), y0.device)
+        cs = tuple(tab.c[i] for i, _ in stage_coef)
+        make_times = stage_times if cache_times else _grid
+        times = make_times(t0, h, steps, cs, _real_dtype(y0.dtype), y0.device)
         ks: list = [None] * tab.stages
         y = y0
         out = [y0] if trajectory else None

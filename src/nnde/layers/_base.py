@@ -28,3 +28,21 @@ class Stack(nn.Module):
     @property
     def T(self) -> float:
         return self.depth * self.h
+
+    def compile(self, **options):
+        """Opt in to the compiled path: ``forward`` (all L steps) becomes one graph of
+        ``torch.compile(fullgraph=True)``, compiled on the first call and again when a
+        guard fails (see ``nnde.integrators.compiled``: grad mode, dtype, sizes).
+        ``options`` are ``solve``'s ``compile=`` options (``backend``, ``mode``,
+        ``dynamic``). The module and its ``state_dict`` are unchanged (no
+        ``_orig_mod.`` prefix); ``compiled`` says whether it is on. Returns ``self``.
+        """
+        from nnde.integrators.compiled import options as compile_options
+
+        opts = compile_options(dict(options))
+        super().compile(fullgraph=True, **dict(opts))
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        return getattr(self, "_compiled_call_impl", None) is not None

@@ -57,6 +57,10 @@ class ODEBlock(nn.Module):
         the forward ones), not zero. Only methods whose table torchdiffeq also has can be
         used (see ``TORCHDIFFEQ_NAMES``; our "rk38" is its "rk4").
 
+    ``compile(**options)`` (direct gradient, fixed ``steps`` only) opts in to the
+    compiled path: the solve runs as one ``torch.compile`` graph (``solve(...,
+    compile=options)``), its evaluations counted from the fixed grid.
+
     Counters: ``nfe_forward`` and ``nfe_backward`` accumulate field evaluations over
     calls (the backward ones are those made while gradients are computed, i.e. after
     ``forward`` has returned); ``reset_nfe()`` zeroes them.
@@ -107,6 +111,26 @@ class ODEBlock(nn.Module):
         self.gradient = gradient
         self.adjoint_rtol, self.adjoint_atol = adjoint_rtol, adjoint_atol
         self.max_steps = max_steps
+        self._compile = None
+
+    def compile(self, **options):
+        """Run the solve compiled (``solve``'s ``compile=`` options: ``backend``,
+        ``mode``, ``dynamic``); only for ``gradient="direct"`` with fixed ``steps``.
+        Returns ``self``."""
+        from nnde.integrators.compiled import options as compile_options
+
+        if self.gradient != "direct" or self.steps is None:
+            raise ParamError(
+                "compile",
+                "needs gradient='direct' and fixed steps (the adjoint runs torchdiffeq, "
+                "adaptive steps are data-dependent); build the block with steps=N",
+            )
+        self._compile = dict(compile_options(dict(options)))
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        return self._compile is not None
 
     @property
     def field(self):
@@ -127,6 +151,12 @@ class ODEBlock(nn.Module):
     def forward(self, x):
         self.func.in_forward = True
         try:
+            if self._compile is not None:
+                # the raw field goes into the graph; the counter is updated outside it
+                y, st = solve(self.field, x, 0.0, self.T, self.steps, self.method,
+                              stats=True, compile=self._compile)
+                self.func.nfe_forward += st.nfe
+                return y
             if self.gradient == "direct":
                 return solve(
                     self.func,
