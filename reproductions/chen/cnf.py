@@ -53,9 +53,10 @@ MODELS = {"planar": "planar NF (K layers)", "cnf": "CNF (M hidden units)"}
 #: the ML-trained CNF must close this share of the gap between the best single Gaussian
 #: and the target, in KL(p || ·), for "its samples follow the target"
 FOLLOW_SHARE = 0.9
-#: the floor of the comparisons: every model's final loss at most this fraction of the
-#: same model's loss at initialisation (it has learned)
-FLOOR_FRAC = 0.5
+#: the floor of the comparisons: every density-matching model's final KL(q‖p) below its
+#: KL at initialisation (training moved it). Not more: Fig. 4's point is that a small
+#: planar flow (K = 1) cannot fit the targets, so a high final loss is a finding.
+FLOOR_FRAC = 1.0
 
 
 def build(kind: str, size: int, cfg: dict, seed: int):
@@ -207,11 +208,11 @@ def make_claims(table: pd.DataFrame, gauss: dict, conv_note: str = ""):
         f"{tg}, K = M = {m}: CNF {fmt(r.cnf, 3)} vs NF {fmt(r.planar, 3)}"
         for (tg, m), r in mean.iterrows())
     # KL(q‖p) ≥ 0, so "has learned" is a fraction of the loss at initialisation
-    learned = bool((kl.final_loss <= FLOOR_FRAC * kl.initial_loss).all())
+    learned = bool((kl.final_loss < FLOOR_FRAC * kl.initial_loss).all())
     worst = kl.assign(frac=kl.final_loss / kl.initial_loss).sort_values("frac").iloc[-1]
-    floor = (f"every density-matching model's final KL(q‖p) ≤ {FLOOR_FRAC} × its KL at "
+    floor = (f"every density-matching model's final KL(q‖p) below its KL at "
              f"initialisation (worst: {worst.kind} size {worst['size']} on {worst.target}, "
-             f"{fmt(float(worst.frac), 2)})")
+             f"final ÷ initial {fmt(float(worst.frac), 2)})")
     cnf = mean.cnf.unstack("size")
     sizes = sorted(cnf.columns)
     falls = {tg: bool(r[sizes[-1]] < r[sizes[0]]) for tg, r in cnf.iterrows()}
