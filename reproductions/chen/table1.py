@@ -34,7 +34,7 @@ import torch
 
 from nnde.data import load_mnist, load_mnist1d
 from nnde.errors import ParamError
-from nnde.integrators import METHODS
+from nnde.integrators import METHODS, names_of_kind
 from nnde.models.chen import CLASSIFIERS, make_classifier, measure_step, ode_block
 from nnde.parallel import map_jobs
 from nnde.stage import (
@@ -45,6 +45,7 @@ from nnde.stage import (
     get_choice,
     get_list,
     get_number,
+    get_seeds,
     get_threads,
     load_params,
     one_of,
@@ -419,16 +420,10 @@ def read_config(p: dict) -> dict:
             raise ParamError(name, f"is {v!r}", "an integer > 0")
         return v
 
-    def seed(v, name):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ParamError(name, f"is {v!r}", "an integer >= 0")
-        return v
-
     def optional_int(key):
         return None if p.get(key) is None else get_number(p, key, sec, kind=int, gt=0)
 
     adaptive = [m for m, v in METHODS.items() if getattr(v, "adaptive", False)]
-    fixed = [m for m, v in METHODS.items() if getattr(v, "kind", "") == "explicit"]
     cfg = {
         "dataset": get_choice(p, "dataset", DATASETS, sec),
         "mnist1d_path": str(p.get("mnist1d_path", "data/mnist1d/mnist1d.npz")),
@@ -444,7 +439,7 @@ def read_config(p: dict) -> dict:
         "ode_method": get_choice(p, "ode_method", adaptive, sec),
         "tol": get_number(p, "tol", sec, gt=0),
         "probe_tol": get_number(p, "probe_tol", sec, gt=0),
-        "rk_method": get_choice(p, "rk_method", fixed, sec),
+        "rk_method": get_choice(p, "rk_method", names_of_kind("explicit"), sec),
         "rk_steps": get_number(p, "rk_steps", sec, kind=int, gt=0),
         "epochs": get_number(p, "epochs", sec, kind=int, gt=0),
         "plateau": Plateau.from_params(p.get("plateau"), sec),
@@ -453,13 +448,11 @@ def read_config(p: dict) -> dict:
         "optimizer": get_choice(p, "optimizer", ["sgd", "adam", "rmsprop"], sec),
         "milestones": p.get("milestones") and get_list(p, "milestones", milestone, sec) or [],
         "close_sd": get_number(p, "close_sd", sec, gt=0),
-        "seeds": get_list(p, "seeds", seed, sec),
+        "seeds": get_seeds(p, "seeds", sec),
         "threads": get_threads(p, "threads", sec),
         "workers": get_number(p, "workers", sec, kind=int, gt=0) if "workers" in p else 1,
         "device": get_choice(p, "device", ["cpu", "auto", "cuda"], sec),
     }
-    if not cfg["seeds"] or len(set(cfg["seeds"])) != len(cfg["seeds"]):
-        raise ParamError(f"{sec}.seeds", f"is {cfg['seeds']!r}", "distinct seeds, at least one")
     if cfg["plateau"] is not None and cfg["milestones"]:
         raise ParamError(
             f"{sec}.milestones",

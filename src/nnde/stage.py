@@ -170,6 +170,15 @@ def positive_int(v: Any, name: str) -> int:
     raise ParamError(name, f"is {v!r}", "an integer > 0")
 
 
+def get_seeds(p: Mapping, key: str = "seeds", section: str = "") -> list[int]:
+    """A non-empty list of distinct integers >= 0."""
+    seeds = get_list(p, key, nonnegative_int, section)
+    if len(set(seeds)) != len(seeds):
+        raise ParamError(f"{section}.{key}" if section else key, f"repeats a seed: {seeds}",
+                         "distinct seeds")
+    return seeds
+
+
 def nonnegative_int(v: Any, name: str) -> int:
     """Item checker for :func:`get_list`: an integer >= 0 (e.g. a seed)."""
     if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
@@ -256,17 +265,19 @@ def check(
     return Claim(id, statement, str(paper), str(ours), rule, verdict, note, kind)
 
 
-def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None) -> str:
+def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None,
+                     unit: str = "epoch", loss: str = "training loss") -> str:
     """A claim note naming the models (of ``models``, default all) that did not meet
     their plateau criterion; "" when every one did. ``rows`` as given to
-    :meth:`StageOutputs.convergence`."""
+    :meth:`StageOutputs.convergence`; ``unit`` counts ``epochs_run`` (an iteration-based
+    stage: "iteration") and ``loss`` names ``final_train_loss``."""
     wanted = None if models is None else set(models)
     bad = [r for r in rows if (wanted is None or r["model"] in wanted)
            and r.get("converged") is False]
     if not bad:
         return ""
-    parts = [f"{r['model']} (stopped at the epoch cap, {r['epochs_run']} epochs, training "
-             f"loss {fmt(r['final_train_loss'], 3)})" for r in bad]
+    parts = [f"{r['model']} (stopped at the {unit} cap, {r['epochs_run']} {unit}s, {loss} "
+             f"{fmt(r['final_train_loss'], 3)})" for r in bad]
     return ("Not converged: " + "; ".join(parts) + ". The verdict rests on models that had "
             "not reached the plateau criterion.")
 
@@ -436,17 +447,21 @@ class StageOutputs:
     def extra(self, key: str, value: Any) -> None:
         self._extra[key] = value
 
-    def convergence(self, rows: list[Mapping], criterion: str) -> None:
+    def convergence(self, rows: list[Mapping], criterion: str, unit: str = "epochs",
+                    loss: str = "final training loss") -> None:
         """Per trained model: ``model``, ``final_train_loss``, ``final_train_error``,
         ``epochs_run``, ``converged`` (True/False, or None for a fixed budget) and
         ``stop_reason`` (see :meth:`nnde.train.History.summary`); ``criterion`` states
-        the plateau criterion in words. The report shows it beside the verdicts."""
+        the plateau criterion in words; ``unit`` is what ``epochs_run`` counts and
+        ``loss`` what ``final_train_loss`` is (the report's column headings). The report
+        shows it beside the verdicts."""
         need = ("model", "final_train_loss", "final_train_error", "epochs_run", "converged")
         for r in rows:
             missing = [k for k in need if k not in r]
             if missing:
                 raise ValueError(f"convergence row {r!r} lacks {missing}")
-        self._extra["convergence"] = {"criterion": criterion, "rows": [dict(r) for r in rows]}
+        self._extra["convergence"] = {"criterion": criterion, "unit": unit, "loss": loss,
+                                      "rows": [dict(r) for r in rows]}
 
     # -- commit
     def _finalise(self) -> None:

@@ -92,9 +92,15 @@ class Plateau:
             raise ParamError("plateau.floor", f"is {self.floor!r}", "a number >= 0")
 
     @classmethod
-    def from_params(cls, p: dict | None, section: str = "") -> Plateau | None:
-        """From a params mapping (keys as the fields); None or {} → None (fixed epochs)."""
+    def from_params(cls, p: dict | None, section: str = "",
+                    required: bool = False) -> Plateau | None:
+        """From a params mapping (keys as the fields); None or {} → None (fixed epochs),
+        or, with ``required``, an error asking for one."""
         if not p:
+            if required:
+                raise ParamError(f"{section}.plateau", "is missing", "a plateau criterion, "
+                                 "e.g. {patience: 3, rel: 0.02, drops: 1, factor: 0.3, "
+                                 "floor: 0}")
             return None
         if not isinstance(p, dict):
             raise ParamError(f"{section}.plateau", f"is {p!r}", "a mapping or null")
@@ -107,9 +113,11 @@ class Plateau:
         except ParamError as exc:
             raise ParamError(f"{section}.{exc.key}", str(exc).split("' ", 1)[-1]) from None
 
-    def describe(self) -> str:
-        return (f"training stops when the training loss has not improved by {100 * self.rel:g} % "
-                f"on its best for {self.patience} epochs in a row"
+    def describe(self, loss: str = "training loss", unit: str = "epochs") -> str:
+        """The criterion in words; ``loss`` names the monitored quantity and ``unit`` its
+        readings (e.g. "validation MSE", "readings of every 50 iterations")."""
+        return (f"training stops when the {loss} has not improved by {100 * self.rel:g} % "
+                f"on its best for {self.patience} {unit} in a row"
                 + (f" after {self.drops} reduction(s) of the learning rate ×{self.factor:g} at "
                    "earlier such plateaus" if self.drops else "")
                 + f", or when it falls to {self.floor:g} (training set fitted)")

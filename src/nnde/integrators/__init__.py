@@ -80,6 +80,7 @@ __all__ = [
     "StepSizeError",
     "NewtonError",
     "KINDS",
+    "names_of_kind",
 ]
 
 KINDS = ("explicit", "implicit", "symplectic", "multistep")
@@ -96,6 +97,14 @@ for _m in (
 ):
     METHODS[_m.name] = _m
 del _m
+
+
+def names_of_kind(kind: str) -> list[str]:
+    """Names of the registered methods of one kind (see :data:`KINDS`), e.g. the explicit
+    Runge–Kutta tables a fixed-step stage may choose from."""
+    if kind not in KINDS:
+        raise ParamError("kind", f"is {kind!r}", ", ".join(KINDS))
+    return [n for n, m in METHODS.items() if m.kind == kind]
 
 
 def get_method(name: str | Method) -> Method:
