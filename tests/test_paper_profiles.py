@@ -49,7 +49,7 @@ OVERRIDES = {
                               "batch_size": 25, "threads": 1, "device": "cpu"},
     "ruthotto_haber.theorems": {"channels": 4, "image_size": 8, "examples": 4,
                                 "perturbations": 2, "jacobian_examples": 1,
-                                "energy_steps": 10},
+                                "energy_steps": 10, "workers": 1},
     "ruthotto_haber.stencils": {},
     "he.euler_limit": {"layers": [4, 8, 16], "examples": 8, "reference_steps": 64,
                        "seeds": [0]},

@@ -4,8 +4,6 @@ claims that follow the data, and bad parameters."""
 from __future__ import annotations
 
 import functools
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,14 +14,11 @@ from nnde.errors import DataFileError, ParamError, UnknownNameError
 from nnde.models.ruthotto_haber import PDECNN, hand_count
 from nnde.train import count_parameters
 
-ROOT = Path(__file__).resolve().parents[1] / "reproductions/ruthotto_haber"
+from .stages import load_stage
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"rh_{name}", ROOT / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_stage("ruthotto_haber", name, prefix="rh")
 
 
 t1, th, st = _load("table1"), _load("theorems"), _load("stencils")
@@ -93,6 +88,17 @@ def test_theorem1_parabolic_random_contracts_under_step_condition(seed):
     assert th.worst_growth(ok, Y, 3) <= 1 + 1e-9
     bad = th.with_settings(b, h=6 * hstar, norm=None)
     assert th.worst_growth(bad, Y, 3) > 1.01  # the step-size condition matters
+
+
+def test_theorem1_same_numbers_in_one_or_two_processes():
+    g = torch.Generator().manual_seed(5)
+    blocks = {(v, "random", 0): _block(v, i) for i, v in enumerate(th.BLOCKS)}
+    inputs = {k: torch.randn(3, 4, 4, 4, dtype=torch.float64, generator=g) for k in blocks}
+    r1, s1 = th.theorem1(blocks, inputs, [1e-3, 0.1], 3, 2, 0, workers=1, threads=1)
+    r2, s2 = th.theorem1(blocks, inputs, [1e-3, 0.1], 3, 2, 0, workers=2, threads=1)
+    assert len(s1) == 3 * len(blocks) and list(s1.variant.unique()) == list(th.BLOCKS)
+    pd.testing.assert_frame_equal(s1, s2)
+    pd.testing.assert_frame_equal(r1, r2)
 
 
 def test_power_iteration_matches_exact_sigma_max():
@@ -297,10 +303,12 @@ def test_table1_odd_width_with_hamiltonian_fails():
 def test_theorems_and_stencils_bad_params_name_the_key():
     good = {"channels": 4, "image_size": 4, "steps": 1, "examples": 2, "perturbations": 2,
             "eps": [1e-3], "jacobian_examples": 1, "energy_steps": 4, "trained": False,
-            "seed": 0, "threads": 1}
+            "seed": 0, "threads": 1, "workers": 1}
     th.read_config(good)
     with pytest.raises(ParamError, match=r"ruthotto_haber\.theorems\.eps"):
         th.read_config({**good, "eps": [0]})
+    with pytest.raises(ParamError, match=r"ruthotto_haber\.theorems\.workers"):
+        th.read_config({**good, "workers": 0})
     with pytest.raises(ParamError, match=r"ruthotto_haber\.stencils\.h_max"):
         st.read_config({"h_min": 1.0, "h_max": 0.5, "h_points": 3, "trained": False})
 

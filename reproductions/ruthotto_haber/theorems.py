@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from nnde.diagnostics import jacobian_spectrum, stability_constant
 from nnde.layers import HyperbolicCNN, ParabolicCNN, SecondOrderCNN
+from nnde.parallel import map_jobs
 from nnde.stage import (
     StageOutputs,
     check,
@@ -161,32 +162,46 @@ def worst_growth(block, Y: torch.Tensor, n: int, exact_max: int = 2048, iters: i
 
 
 # --------------------------------------------------------------------------- Theorem 1
-def theorem1(blocks: dict, inputs: dict, eps_list, n_pert: int, n_jac: int, seed: int):
-    """Ratio measurements for every (variant, weights, stage) block in ``blocks`` with its
-    inputs. Returns (tidy ratios, summary)."""
+def _theorem1_block(key: tuple, block, Y: torch.Tensor, eps_list, n_pert: int, n_jac: int,
+                    seed: int) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Ratios and the Jacobian's largest singular value of one (variant, weights, stage)
+    block under the three settings: (tidy ratio frames, summary rows)."""
+    variant, weights, stage = key
+    hw = tuple(Y.shape[2:])
+    knorm = block_norm(block, hw)
+    hstar = SAFETY * 2.0 / knorm**2
+    settings = [("as used (TV, h = 1)", with_settings(block, h=1.0)),
+                ("no norm, h = h*", with_settings(block, h=hstar, norm=None)),
+                ("no norm, h = 4h*", with_settings(block, h=4 * hstar, norm=None))]
     rows, summ = [], []
-    for (variant, weights, stage), block in blocks.items():
-        Y = inputs[(variant, weights, stage)]
-        hw = tuple(Y.shape[2:])
-        knorm = block_norm(block, hw)
-        hstar = SAFETY * 2.0 / knorm**2
-        settings = [("as used (TV, h = 1)", with_settings(block, h=1.0)),
-                    ("no norm, h = h*", with_settings(block, h=hstar, norm=None)),
-                    ("no norm, h = 4h*", with_settings(block, h=4 * hstar, norm=None))]
-        for name, b in settings:
-            rs = ratios(b, Y, eps_list, n_pert, seed)
-            for eps, r in zip(eps_list, rs, strict=True):
-                rows.append(pd.DataFrame({"variant": variant, "weights": weights,
-                                          "stage": stage, "setting": name, "eps": eps,
-                                          "ratio": r}))
-            allr = np.concatenate(rs)
-            summ.append({
-                "variant": variant, "weights": weights, "stage": stage, "setting": name,
-                "h": b.h, "max_K_norm": knorm, "n_ratios": int(allr.size),
-                "max_ratio": float(allr.max()), "median_ratio": float(np.median(allr)),
-                "min_ratio": float(allr.min()),
-                "jacobian_sigma_max": worst_growth(b, Y, n_jac),
-            })
+    for name, b in settings:
+        rs = ratios(b, Y, eps_list, n_pert, seed)
+        for eps, r in zip(eps_list, rs, strict=True):
+            rows.append(pd.DataFrame({"variant": variant, "weights": weights,
+                                      "stage": stage, "setting": name, "eps": eps,
+                                      "ratio": r}))
+        allr = np.concatenate(rs)
+        summ.append({
+            "variant": variant, "weights": weights, "stage": stage, "setting": name,
+            "h": b.h, "max_K_norm": knorm, "n_ratios": int(allr.size),
+            "max_ratio": float(allr.max()), "median_ratio": float(np.median(allr)),
+            "min_ratio": float(allr.min()),
+            "jacobian_sigma_max": worst_growth(b, Y, n_jac),
+        })
+    return rows, summ
+
+
+def theorem1(blocks: dict, inputs: dict, eps_list, n_pert: int, n_jac: int, seed: int,
+             workers: int = 1, threads: int | str = "auto"):
+    """Ratio measurements for every (variant, weights, stage) block in ``blocks`` with its
+    inputs, the blocks spread over ``workers`` processes (every measurement is seeded on
+    its own: the numbers do not depend on the number of workers). Returns (tidy ratios,
+    summary)."""
+    jobs = [(key, block, inputs[key], eps_list, n_pert, n_jac, seed)
+            for key, block in blocks.items()]
+    out = map_jobs(_theorem1_block, jobs, workers, threads)
+    rows = [r for block_rows, _ in out for r in block_rows]
+    summ = [s for _, block_summ in out for s in block_summ]
     return pd.concat(rows, ignore_index=True), pd.DataFrame(summ)
 
 
@@ -485,7 +500,7 @@ def run(cfg: dict, models: dict | None, x_test: torch.Tensor | None):
                 blocks[(v, "trained", k)] = blk
                 inputs[(v, "trained", k)] = Y.double()
     rat, summ = theorem1(blocks, inputs, cfg["eps"], cfg["perturbations"],
-                         cfg["jacobian_examples"], cfg["seed"])
+                         cfg["jacobian_examples"], cfg["seed"], cfg["workers"], cfg["threads"])
     rev = reversibility(blocks, inputs)
     cases = {}
     rb = blocks[("second_order", "random", 0)]
@@ -512,6 +527,7 @@ def read_config(p: dict) -> dict:
         "trained": get_choice(p, "trained", (True, False), sec),
         "seed": get_number(p, "seed", sec, kind=int, ge=0),
         "threads": get_threads(p, "threads", sec),
+        "workers": get_number(p, "workers", sec, kind=int, ge=1),
     }
 
 
