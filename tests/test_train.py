@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from nnde.errors import DivergenceError, ParamError
-from nnde.train import TrainConfig, train_classifier
+from nnde.train import TrainConfig, check_finite, train_classifier
 
 
 def blobs(n=200, seed=0):
@@ -44,6 +44,12 @@ def test_nan_guard_names_stage_model_epoch_step():
                       model_name="plain-20", progress=False)
     with pytest.raises(DivergenceError, match=r"he\.degradation.*plain-20.*epoch 1, step 1"):
         train_classifier(model(), x, y, cfg)
+
+
+def test_nan_guard_of_an_iteration_loop_names_the_iteration():
+    check_finite(torch.tensor(1.5), step=3, stage="chen.cnf", model="cnf 32")  # finite: quiet
+    with pytest.raises(DivergenceError, match=r"chen\.cnf, model cnf 32, iteration 7: lower"):
+        check_finite(torch.tensor(float("nan")), step=7, stage="chen.cnf", model="cnf 32")
 
 
 @pytest.mark.parametrize("kw", [{"epochs": 0}, {"batch_size": -1}, {"lr": 0.0},

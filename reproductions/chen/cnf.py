@@ -47,7 +47,7 @@ from nnde.stage import (
     positive_int,
     run_main,
 )
-from nnde.train import Plateau, PlateauState, seed_everything
+from nnde.train import Plateau, PlateauState, check_finite, seed_everything
 
 PAPER, STAGE = "chen", "cnf"
 CLAIM_IDS = ("cnf_beats_planar_density_matching", "cnf_width_adds_capacity",
@@ -101,10 +101,8 @@ def train_job(task: str, target_name: str, kind: str, size: int, seed: int, cfg:
         else:
             b = torch.randint(0, len(x_train), (cfg["batch"],), generator=gen)
             loss = -model.log_prob(x_train[b]).mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{PAPER}.{STAGE}: {kind} (size {size}) on {target_name}, task {task}: the "
-                f"loss is {float(loss)} at iteration {it}; lower lr (now {cfg['lr']:g})")
+        check_finite(loss.detach(), step=it, stage=f"{PAPER}.{STAGE}",
+                     model=f"{kind} (size {size}) on {target_name}, task {task}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -137,6 +137,10 @@ def tolerance_sweep(model, x, y, tols, repeats: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)[cols]
 
 
+#: "backward NFE ≈ half the forward NFE" (Fig. 3c): the ratio within this range
+HALF = (0.35, 0.65)
+
+
 def make_claims(
     sweep: pd.DataFrame, hist: pd.DataFrame, repeats: int = 3, others: pd.DataFrame | None = None
 ):
@@ -191,10 +195,10 @@ def make_claims(
             paper="≈ 0.5 (later remark by the author: usually larger than forward at scale)",
             ours=f"median backward/forward NFE ratio {fmt(med, 3)} over {len(ratios)} "
             f"measurements (range {fmt(ratios.min(), 3)}–{fmt(ratios.max(), 3)})",
-            rule="0.35 ≤ median ratio ≤ 0.65",
-            passed=0.35 <= med <= 0.65,
+            rule=f"{HALF[0]:g} ≤ median ratio ≤ {HALF[1]:g}",
+            passed=HALF[0] <= med <= HALF[1],
             note=(""
-                  if 0.35 <= med <= 0.65
+                  if HALF[0] <= med <= HALF[1]
                   else (
                       "Backward NFE is larger than forward here, as the later remark says. "
                       if med > 1
@@ -225,9 +229,6 @@ def make_claims(
     ]
 
 
-HALF = (0.35, 0.65)
-
-
 def ratio_table(sweep: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
     """Backward ÷ forward NFE of one training step, by tolerance (the sweep) and by epoch
     (the per-epoch probe at the probe tolerance)."""
@@ -256,7 +257,7 @@ def ratio_conditions(sweep: pd.DataFrame, hist: pd.DataFrame) -> str:
     ok_tol = [fmt(r.tol) for r in s.itertuples() if lo <= r.ratio <= hi]
     ok_ep = [int(r.epoch) for r in h.itertuples() if lo <= r.ratio <= hi]
     if ok_tol or ok_ep:
-        parts.append("The paper's ≈ ½ holds (ratio in [0.35, 0.65]) at "
+        parts.append(f"The paper's ≈ ½ holds (ratio in [{lo:g}, {hi:g}]) at "
                      + ("; ".join(p for p in (
                          f"tolerance {', '.join(ok_tol)}" if ok_tol else "",
                          f"epochs {', '.join(map(str, ok_ep))}" if ok_ep else "") if p))
@@ -316,7 +317,7 @@ def figure(sweep: pd.DataFrame, hist: pd.DataFrame):
     rt = ratio_table(sweep, hist)
     s, h = rt[rt["where"] == "tolerance sweep"], rt[rt["where"] == "training (probe)"]
     ax[4].semilogx(s.tol, s.ratio, "o-", label="by tolerance (trained net)")
-    ax[4].axhspan(*HALF, color="0.9", label="≈ ½ (0.35–0.65)")
+    ax[4].axhspan(*HALF, color="0.9", label=f"≈ ½ ({HALF[0]:g}–{HALF[1]:g})")
     ax[4].axhline(1, color="k", ls=":", lw=0.8)
     ax[4].set_xlabel("tolerance (rtol = atol)")
     ax[4].set_ylabel("backward NFE ÷ forward NFE")

@@ -297,11 +297,18 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return total_loss / n, wrong / n
 
 
-def check_finite(loss: torch.Tensor, cfg: TrainConfig, epoch: int, step: int) -> None:
+def check_finite(loss: torch.Tensor, cfg: TrainConfig | None = None, epoch: int | None = None,
+                 step: int = 0, *, stage: str = "", model: str = "") -> None:
+    """Raise :class:`DivergenceError` if ``loss`` is not finite, naming the stage and model
+    (``cfg``'s, or ``stage``/``model`` for loops without a TrainConfig) and where: epoch
+    and step, or for an iteration-based loop (``epoch=None``) the iteration ``step``."""
     if not torch.isfinite(loss):
+        stage = stage or (cfg.stage if cfg else "") or "?"
+        model = model or (cfg.model_name if cfg else "") or "?"
+        where = f"epoch {epoch}, step {step}" if epoch is not None else f"iteration {step}"
         raise DivergenceError(
-            f"loss is {float(loss)} in stage {cfg.stage or '?'}, model {cfg.model_name or '?'}, "
-            f"epoch {epoch}, step {step}: lower the learning rate or check the inputs"
+            f"loss is {float(loss)} in stage {stage}, model {model}, {where}: lower the "
+            "learning rate or check the inputs"
         )
 
 

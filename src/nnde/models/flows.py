@@ -13,9 +13,9 @@ fixed-step integrators (gradients by backpropagation through the solver).
 
 **Planar flow.** K layers z ← z + û tanh(w·z + b), each with
 log|det| = log|1 + û·w (1 − tanh²(w·z + b))|, where û keeps the layer invertible
-(û·w ≥ −1, Rezende and Mohamed's appendix). For density matching (sample, then score) the
-layers map noise to samples; for maximum likelihood they map data to noise (the
-normalising direction, where the density is exact and no inverse is needed).
+(û·w ≥ −1, Rezende and Mohamed's appendix). The layers map noise to samples, with the
+exact log-density of each sample: what density matching (sample, then score) needs, and
+all the planar flow is used for here.
 
 **Targets.** ``two_circles`` (scikit-learn's make_circles: radii 1 and ``factor``, equal
 mass, Gaussian noise) and ``two_moons`` (make_moons' two half circles, centred), each a
@@ -226,7 +226,3 @@ class PlanarFlow(nn.Module):
         x, logdet = self.transform(z0)
         return x, std_normal_log_prob(z0) - logdet
 
-    def log_prob(self, x):
-        """Data → noise (the normalising direction): log p(x) = log N(f(x)) + log|det|."""
-        z, logdet = self.transform(x)
-        return std_normal_log_prob(z) + logdet
