@@ -35,19 +35,18 @@ from typing import Any
 
 import yaml
 
+from .claims import (  # noqa: F401  (re-exported: the stages import them from here)
+    CLAIM_KINDS,
+    VERDICTS,
+    Claim,
+    ClaimSet,
+    check,
+    convergence_note,
+    fmt,
+)
 from .errors import NndeError, ParamError
 
 PROFILES = ("small", "paper", "tiny")
-#: "inconclusive": the models a comparison rests on did not reach the floor the claim
-#: states (they did not learn, or did not converge), so the data say nothing either way.
-VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
-#: "experiment": evidence about the paper (a trained or measured outcome that could have
-#: come out otherwise); "check": a consequence of mathematics or of how we built the
-#: experiment (an identity, a weight count), worth showing because it tests our code, but
-#: not evidence about the paper. The scorecard counts the two apart.
-CLAIM_KINDS = ("experiment", "check")
-
-
 # --------------------------------------------------------------------------- params
 def read_params_file(path: str | os.PathLike = "params.yaml") -> dict:
     p = Path(path)
@@ -71,7 +70,9 @@ def load_params(section: str, path: str | os.PathLike = "params.yaml") -> dict:
     plus an optional ``common`` entry merged under it.
     """
     data = read_params_file(path)
-    profile = data.get("profile", "small")
+    # NNDE_PROFILE runs one stage by hand at another profile (e.g. `tiny`) without
+    # editing params.yaml; dvc does not see it, so it is for quick looks, not results.
+    profile = os.environ.get("NNDE_PROFILE") or data.get("profile", "small")
     if profile not in PROFILES:
         raise ParamError("profile", f"is {profile!r}", ", ".join(PROFILES))
     node: Any = data
@@ -212,83 +213,6 @@ def _ok(v: Any, kind: type) -> bool:
 
 
 # --------------------------------------------------------------------------- claims
-@dataclass(frozen=True)
-class Claim:
-    """One claim of a paper, checked. The verdict is computed from ``passed``/``partly``
-    (booleans the stage computes from its data); it is never written by hand."""
-
-    id: str
-    statement: str
-    paper_value: str
-    our_value: str
-    rule: str
-    verdict: str
-    note: str = ""
-    kind: str = "experiment"
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict {self.verdict!r} not in {VERDICTS}")
-        if self.kind not in CLAIM_KINDS:
-            raise ValueError(f"claim kind {self.kind!r} not in {CLAIM_KINDS}")
-
-
-def check(
-    id: str,
-    statement: str,
-    *,
-    paper: str,
-    ours: str,
-    rule: str,
-    passed: bool,
-    partly: bool = False,
-    note: str = "",
-    kind: str = "experiment",
-    competent: bool = True,
-    floor: str = "",
-) -> Claim:
-    """Make a :class:`Claim` whose verdict follows from ``passed`` (and ``partly``).
-
-    A comparison between trained models first checks each model against a floor the
-    claim states (``floor``, e.g. "each model beats predicting the majority class by
-    10 pp"); ``competent=False`` (some model is below it) makes the verdict
-    ``inconclusive`` whatever ``passed`` says, and the floor is added to the rule."""
-    passed, partly = bool(passed), bool(partly)
-    if floor:
-        rule = f"{rule}. Floor: {floor}; below it the verdict is inconclusive"
-    if not competent:
-        verdict = "inconclusive"
-        note = " ".join(t for t in ("A model is below the floor the claim states, so the "
-                                    "comparison says nothing about the paper.", note) if t)
-    else:
-        verdict = "reproduced" if passed else ("partly" if partly else "not reproduced")
-    return Claim(id, statement, str(paper), str(ours), rule, verdict, note, kind)
-
-
-def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None,
-                     unit: str = "epoch", loss: str = "training loss") -> str:
-    """A claim note naming the models (of ``models``, default all) that did not meet
-    their plateau criterion; "" when every one did. ``rows`` as given to
-    :meth:`StageOutputs.convergence`; ``unit`` counts ``epochs_run`` (an iteration-based
-    stage: "iteration") and ``loss`` names ``final_train_loss``."""
-    wanted = None if models is None else set(models)
-    bad = [r for r in rows if (wanted is None or r["model"] in wanted)
-           and r.get("converged") is False]
-    if not bad:
-        return ""
-    parts = [f"{r['model']} (stopped at the {unit} cap, {r['epochs_run']} {unit}s, {loss} "
-             f"{fmt(r['final_train_loss'], 3)})" for r in bad]
-    return ("Not converged: " + "; ".join(parts) + ". The verdict rests on models that had "
-            "not reached the plateau criterion.")
-
-
-def fmt(x: float, digits: int = 4) -> str:
-    """Compact number formatting for claims and tables."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return str(x)
-    return f"{x:.{digits}g}"
-
-
 # --------------------------------------------------------------------------- outputs
 def _atomic_target(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -362,6 +286,9 @@ class StageOutputs:
     #: measurements, not claims. Such a section writes no ``claims.json`` at all (and
     #: may not call ``claims`` with any); every other stage must check at least one claim.
     no_claims: bool = False
+    #: seconds spent before this process in the same stage (a judge step adds its run
+    #: step's wall time, so the report's stage time covers both)
+    prior_seconds: float = 0.0
 
     # -- paths
     @property
@@ -481,7 +408,7 @@ class StageOutputs:
                 dumps({"paper": self.paper, "stage": self.stage, "claims": claims}),
             )
         section = {
-            "wall_seconds": round(_process_seconds(), 2),
+            "wall_seconds": round(_process_seconds() + self.prior_seconds, 2),
             "paper": self.paper,
             "stage": self.stage,
             "title": self.title,
@@ -576,3 +503,75 @@ def run_main(fn: Callable[[], None], stage: str, argv: list[str] | None = None) 
     except NndeError as exc:
         print(f"nnde [{stage}]: error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+# --------------------------------------------------------------------------- two steps
+def stage_main(package: str, argv: list[str] | None = None) -> None:
+    """The whole ``__main__`` of a reproduction stage ``reproductions/<paper>/<stage>/``:
+    ``python -m reproductions.<paper>.<stage> run`` or ``... judge``.
+
+    The package's ``__init__`` names ``PAPER``, ``STAGE`` and ``TITLE``; its modules are
+
+    - ``experiment``: ``read_config(params) -> Config`` (every value checked, once) and
+      ``run(config, out: ResultsWriter)``, which computes and saves the results
+      (``data/<paper>/<stage>/``, plain data, all or nothing);
+    - ``claims``: ``claim = ClaimSet()`` and one decorated function per claim of the paper;
+    - ``figures``: ``write(res: Results, out: StageOutputs)``: figures, tables, text,
+      metrics and the convergence table, from the results alone.
+
+    ``run`` reads params.yaml and trains; ``judge`` reads only the saved results, so a
+    changed rule, note or figure re-runs in seconds. ``run`` also takes
+    ``--checkpoint-dir DIR`` and ``--resume``."""
+    import importlib
+
+    from .results import PARAMS, RUN, Results, ResultsWriter, Timer
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    pkg = importlib.import_module(package)
+    paper, stage, title = pkg.PAPER, pkg.STAGE, pkg.TITLE
+    step = args[0] if args else ""
+    if step not in ("run", "judge"):
+        print(f"usage: python -m {package} run|judge", file=sys.stderr)
+        sys.exit(2)
+
+    def run() -> None:
+        experiment = importlib.import_module(f"{package}.experiment")
+        params = load_params(f"{paper}.{stage}")
+        config = experiment.read_config(params)
+        with ResultsWriter(paper, stage) as out:
+            out.json(PARAMS, params)
+            with Timer() as t:
+                experiment.run(config, out)
+            out.json(RUN, {"wall": t.wall, "cpu": t.cpu})
+
+    def judge() -> None:
+        claims = importlib.import_module(f"{package}.claims")
+        figures = importlib.import_module(f"{package}.figures")
+        res = Results.load(paper, stage)
+        wall = res.run_seconds.get("wall", math.nan)
+        with StageOutputs(paper, stage, title,
+                          prior_seconds=wall if math.isfinite(wall) else 0.0) as out:
+            out.claims(claims.claim.judge(res))
+            out.params(res.params)
+            figures.write(res, out)
+
+    if step == "run":
+        run_main(run, f"{paper}_{stage}", args[1:])
+    else:
+        run_main(judge, f"{paper}_{stage}_judge", args[1:])
+
+
+def convergence_rows(frame, model: Callable[[Mapping], str],
+                     extra: Iterable[str] = ()) -> list[dict]:
+    """Rows for :meth:`StageOutputs.convergence` from a table with one row per trained
+    model and the columns of :meth:`nnde.train.History.summary`; ``model(row)`` names
+    the model, ``extra`` columns are copied as they are. ``converged`` is None (a fixed
+    budget) where the table holds no value."""
+    def conv(v):
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
+
+    return [{"model": model(r), "final_train_loss": float(r["final_train_loss"]),
+             "final_train_error": float(r["final_train_error"]),
+             "epochs_run": int(r["epochs_run"]), "converged": conv(r["converged"]),
+             "stop_reason": str(r["stop_reason"]), **{k: r[k] for k in extra}}
+            for r in frame.to_dict("records")]

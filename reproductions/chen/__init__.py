@@ -1,0 +1,1 @@
+"""Chen, Rubanova, Bettencourt and Duvenaud 2018, *Neural ordinary differential equations*."""

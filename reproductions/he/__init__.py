@@ -1,0 +1,1 @@
+"""He, Zhang, Ren and Sun 2016, *Deep residual learning for image recognition*."""
