@@ -12,6 +12,13 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per xdist worker: the workers already fill the cores, and
+    # oversubscribed BLAS/oneDNN threads only slow both down.
+    import torch
+
+    torch.set_num_threads(1)
 BIN = Path(sys.executable).parent
 
 
@@ -89,3 +96,15 @@ def artifacts_dir() -> Path:
     d = Path(os.environ.get("NNDE_TEST_ARTIFACTS", REPO / "test-artifacts"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two workers), tests that share an expensive
+    fixture run on one worker, so the fixture is built once: every test of the tiny
+    pipeline copy, and the paper-profile runs (which share their data folder)."""
+    groups = {"pipeline_repo": "pipeline", "paper_dir": "paper_profiles"}
+    for item in items:
+        for fixture, group in groups.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break

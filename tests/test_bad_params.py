@@ -14,7 +14,8 @@ from .conftest import run
 
 pytestmark = pytest.mark.e2e
 
-SCRIPT = "reproductions/haber_ruthotto/example1.py"
+#: the run step of the stage (parameters are read and checked there)
+RUN = ["-m", "reproductions.haber_ruthotto.example1", "run"]
 OUT_DIRS = ("data/haber_ruthotto", "reports/figures/haber_ruthotto")
 
 
@@ -60,7 +61,7 @@ def test_bad_param_fails_cleanly(repo_copy, old, new, key, allowed):
     before = snapshot(repo_copy)
     assert before, "the pipeline should have produced outputs"
     edit(repo_copy, old, new)
-    out = run([sys.executable, SCRIPT], repo_copy, check=False)
+    out = run([sys.executable, *RUN], repo_copy, check=False)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr

@@ -120,10 +120,13 @@ def test_paper_profile_runs(paper_dir, stage):
     paper, name = stage.split(".")
     env = tool_env()
     env["NNDE_NO_PROGRESS"] = "1"
-    script = REPO / "reproductions" / paper / f"{name}.py"
-    out = subprocess.run([sys.executable, str(script)], cwd=paper_dir, env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f"{stage} (paper profile) failed:\n{out.stderr[-3000:]}"
+    env["PYTHONPATH"] = str(REPO)  # the stage packages, run from the data's folder
+    for step in ("run", "judge"):
+        out = subprocess.run([sys.executable, "-m", f"reproductions.{paper}.{name}", step],
+                             cwd=paper_dir, env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert out.returncode == 0, (f"{stage} {step} (paper profile) failed:\n"
+                                     f"{out.stderr[-3000:]}")
     claims = json.loads((paper_dir / "data" / paper / f"{name}.claims.json").read_text())
     assert claims["claims"], f"{stage} wrote no claims"
     section = json.loads((paper_dir / "data" / paper / f"{name}.section.json").read_text())

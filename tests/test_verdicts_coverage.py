@@ -1,39 +1,33 @@
 """Every claim rule is shown to be able to fail.
 
-Each stage module lists the claim ids its rules can produce in ``CLAIM_IDS``. Each id
-must be named, as ``"<paper>.<stage>.<id>"``, by at least one test marked
-``@pytest.mark.verdicts(...)``: a test that feeds the rule inputs on which the claim is
-false (and asserts the verdict is not "reproduced") and inputs on which it is true.
-``pytest -m verdicts`` runs exactly those tests.
+Each stage's ``claims.py`` collects its claim functions in a ``ClaimSet``; its ``ids``
+are the claim ids the stage can produce. Each id must be named, as
+``"<paper>.<stage>.<id>"``, by at least one test marked ``@pytest.mark.verdicts(...)``: a
+test that feeds the rule results on which the claim is false (and asserts the verdict is
+not "reproduced") and results on which it is true. ``pytest -m verdicts`` runs exactly
+those tests.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
+import importlib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = sorted(p for p in (ROOT / "reproductions").glob("*/*.py")
-                if p.parent.name != "mnist1d" and not p.name.startswith("_"))
-
-
-def load_stage(path: Path):
-    spec = importlib.util.spec_from_file_location(f"_cov_{path.parent.name}_{path.stem}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+STAGES = sorted(p.parent for p in (ROOT / "reproductions").glob("*/*/claims.py"))
 
 
 def declared_ids() -> dict[str, set[str]]:
     out = {}
-    for path in STAGES:
-        mod = load_stage(path)
-        ids = getattr(mod, "CLAIM_IDS", None)
-        assert ids, f"{path.relative_to(ROOT)} declares no CLAIM_IDS"
-        out[f"{path.parent.name}.{path.stem}"] = set(ids)
+    for folder in STAGES:
+        paper, stage = folder.parent.name, folder.name
+        mod = importlib.import_module(f"reproductions.{paper}.{stage}.claims")
+        ids = mod.claim.ids
+        assert ids, f"{folder.relative_to(ROOT)}/claims.py declares no claim"
+        out[f"{paper}.{stage}"] = set(ids)
     return out
 
 
@@ -73,6 +67,6 @@ def test_pipeline_claims_are_declared(pipeline_repo):
         doc = json.loads(path.read_text())
         key = f"{doc['paper']}.{doc['stage']}"
         if key not in declared:
-            continue  # sections that are not a stage script (benchmarks, sweeps)
+            continue  # sections that are not a reproduction stage (benchmarks, sweeps)
         undeclared = {c["id"] for c in doc["claims"]} - declared[key]
-        assert not undeclared, f"{path.name}: ids not in CLAIM_IDS: {undeclared}"
+        assert not undeclared, f"{path.name}: ids not declared by its claim functions: {undeclared}"

@@ -120,16 +120,30 @@ ClaimFunction = Callable[[Any], "Claim | list[Claim] | None"]
 
 
 class ClaimSet:
-    """The claim functions of one stage, in the order they are defined (a decorator)."""
+    """The claim functions of one stage, in the order they are defined (a decorator).
+
+    ``@claim`` registers a function whose claim id is its name; a function that returns
+    several claims (one per weight set, say) names them: ``@claim(ids=("a_x", "a_y"))``.
+    :attr:`ids` lists every id the stage can produce, derived from the functions."""
 
     def __init__(self) -> None:
         self.functions: list[ClaimFunction] = []
 
-    def __call__(self, fn: ClaimFunction) -> ClaimFunction:
+    def __call__(self, fn: ClaimFunction | None = None, *, ids: Iterable[str] = ()):
+        if fn is None:
+            return lambda f: self._register(f, tuple(ids))
+        return self._register(fn, ())
+
+    def _register(self, fn: ClaimFunction, ids: tuple[str, ...]) -> ClaimFunction:
         if any(f.__name__ == fn.__name__ for f in self.functions):
             raise ValueError(f"claim function {fn.__name__} is defined twice")
+        fn.claim_ids = ids or (fn.__name__,)
         self.functions.append(fn)
         return fn
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(i for f in self.functions for i in f.claim_ids)
 
     def judge(self, res: Any) -> list[Claim]:
         """Every claim of the stage, judged on ``res``; ids must be unique."""
@@ -143,6 +157,11 @@ class ClaimSet:
                 if not isinstance(c, Claim):
                     raise TypeError(f"claim function {fn.__name__} returned "
                                     f"{type(c).__name__}, not a Claim")
+                if c.id not in fn.claim_ids:
+                    raise ValueError(
+                        f"claim function {fn.__name__} returned claim id {c.id!r}: name the "
+                        f"function after its claim, or declare its ids with "
+                        f"@claim(ids=(...)) (declared: {fn.claim_ids})")
             out.extend(items)
         ids = [c.id for c in out]
         dup = sorted({i for i in ids if ids.count(i) > 1})
