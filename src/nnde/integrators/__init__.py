@@ -355,3 +355,8 @@ def solve_second_order(
     if stats:
         return result, SolveStats(nfe=nfe, accepted=steps, rejected=0, t_stopped=t1)
     return result
+
+# after solve is defined: the adjoint solves with it
+from nnde.integrators.adjoint import solve_adjoint  # noqa: E402
+
+__all__ += ["solve_adjoint"]

@@ -83,8 +83,12 @@ def integrate_adaptive(
     max_steps: int,
     trajectory: bool,
     f_first,
+    norm=None,
 ):
     """Integrate from t0 to t1 (either direction) with error control.
+
+    ``norm(e)`` measures the scaled error estimate ``e = err / (atol + rtol·|y|)`` (a
+    step is accepted when it is ≤ 1); default the RMS over every entry of the state.
 
     Returns ``(y1, ts, ys, stats)``: ``ts``/``ys`` are the accepted times and states
     (including t0, y0) when ``trajectory`` is true, else None. Raises MaxStepsError after
@@ -130,7 +134,7 @@ def integrate_adaptive(
         last = h >= remaining * (1 - 1e-12)
         if last:
             h = remaining
-        if h <= 16 * math.ulp(max(abs(t), abs(t1), 1e-300)):
+        if not h > 16 * math.ulp(max(abs(t), abs(t1), 1e-300)):  # NaN too: a non-finite field
             raise StepSizeError(method.name, t, h)
         hs = direction * h
         ks[0] = k1
@@ -151,7 +155,8 @@ def integrate_adaptive(
         for i, ei in e_coef:
             err = torch.add(err, ks[i], alpha=hs * ei)
         scale = atol + rtol * torch.maximum(y.abs(), y_new.abs())
-        en = float(_rms(err.detach() / scale.detach()))
+        scaled = err.detach() / scale.detach()
+        en = float(_rms(scaled) if norm is None else norm(scaled))
         if not math.isfinite(en):
             en = math.inf
         if en <= 1.0:
