@@ -1,4 +1,5 @@
-"""ODE block gradients: adjoint (torchdiffeq) vs direct backprop vs finite differences."""
+"""ODE block gradients: the adjoint (nnde's own, and torchdiffeq's as the reference) vs
+direct backprop vs finite differences."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ DT = torch.float64
 TOL = 1e-10
 
 
-def make_block(gradient, method="dopri5", steps=None):
+BACKENDS = ("nnde", "torchdiffeq")
+
+
+def make_block(gradient, method="dopri5", steps=None, backend="nnde"):
     torch.manual_seed(0)
     kw = dict(rtol=TOL, atol=TOL) if steps is None else {}
     block = ODEBlock(
@@ -22,6 +26,7 @@ def make_block(gradient, method="dopri5", steps=None):
         method=method,
         steps=steps,
         gradient=gradient,
+        adjoint_backend=backend,
         width=3,
         activation="tanh",
         **kw,
@@ -54,9 +59,10 @@ def directional_fd(block, dK, dx, eps=1e-6):
     return (vals[0] - vals[1]) / (2 * eps)
 
 
-def test_adjoint_matches_direct_and_finite_differences():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adjoint_matches_direct_and_finite_differences(backend):
     direct = make_block("direct")
-    adjoint = make_block("adjoint")
+    adjoint = make_block("adjoint", backend=backend)
     ld, gxd, gKd, gbd = loss_and_grads(direct)
     la, gxa, gKa, gba = loss_and_grads(adjoint)
     torch.testing.assert_close(la, ld, rtol=0, atol=1e-9)
@@ -72,8 +78,9 @@ def test_adjoint_matches_direct_and_finite_differences():
             assert abs(analytic - fd) <= 1e-6 * max(1.0, abs(fd)), (analytic, fd)
 
 
-def test_adjoint_counters_forward_and_backward():
-    block = make_block("adjoint")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adjoint_counters_forward_and_backward(backend):
+    block = make_block("adjoint", backend=backend)
     block.reset_nfe()
     x = X.clone().requires_grad_(True)
     out = block(x)
@@ -87,12 +94,29 @@ def test_adjoint_counters_forward_and_backward():
     assert (block.nfe_forward, block.nfe_backward) == (0, 0)
 
 
-def test_adjoint_fixed_grid_matches_direct():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adjoint_fixed_grid_matches_direct(backend):
     # with a fixed grid both solve the same discrete equations; the adjoint solves the
     # continuous adjoint ODE on that grid, so the agreement is O(h^4), not exact
     direct = make_block("direct", method="rk38", steps=40)
-    adjoint = make_block("adjoint", method="rk38", steps=40)
+    adjoint = make_block("adjoint", method="rk38", steps=40, backend=backend)
     _, gxd, gKd, _ = loss_and_grads(direct)
     _, gxa, gKa, _ = loss_and_grads(adjoint)
     torch.testing.assert_close(gKa, gKd, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(gxa, gxd, rtol=1e-6, atol=1e-7)
+
+
+def test_nnde_adjoint_takes_tables_torchdiffeq_lacks():
+    """Classical RK4 has no torchdiffeq counterpart (its "rk4" is the 3/8 rule): the
+    reference backend refuses it, nnde's adjoint solves with it."""
+    from nnde.errors import ParamError
+
+    with pytest.raises(ParamError, match="torchdiffeq"):
+        make_block("adjoint", method="rk4", steps=40, backend="torchdiffeq")
+    direct = make_block("direct", method="rk4", steps=40)
+    adjoint = make_block("adjoint", method="rk4", steps=40)
+    _, gxd, gKd, _ = loss_and_grads(direct)
+    _, gxa, gKa, _ = loss_and_grads(adjoint)
+    torch.testing.assert_close(gKa, gKd, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ParamError, match="adjoint_backend"):
+        make_block("adjoint", backend="jax")

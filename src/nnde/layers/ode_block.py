@@ -20,6 +20,9 @@ TORCHDIFFEQ_NAMES = {
     "dopri5": "dopri5",
 }
 GRADIENTS = ("direct", "adjoint")
+#: who solves the adjoint: nnde's own solvers (``nnde.integrators.solve_adjoint``, any
+#: explicit table) or torchdiffeq's ``odeint_adjoint`` (the reference; its tables only)
+ADJOINT_BACKENDS = ("nnde", "torchdiffeq")
 
 
 class _Counted(nn.Module):
@@ -51,11 +54,15 @@ class ODEBlock(nn.Module):
         ``"direct"``: backpropagate through the solver's operations (exact gradient of
         the computed solution; memory grows with the number of steps, no field
         evaluations in the backward pass, so ``nfe_backward`` stays 0).
-        ``"adjoint"``: torchdiffeq's ``odeint_adjoint`` — solve the adjoint ODE backwards
-        in time; memory O(1) in the number of steps, but the gradient is *approximate*:
-        its error is set by the tolerances (``adjoint_rtol``/``adjoint_atol``, default
-        the forward ones), not zero. Only methods whose table torchdiffeq also has can be
-        used (see ``TORCHDIFFEQ_NAMES``; our "rk38" is its "rk4").
+        ``"adjoint"``: solve the adjoint ODE backwards in time (Chen et al. 2018, Alg. 1);
+        memory O(1) in the number of steps, but the gradient is *approximate*: its
+        error is set by the tolerances (``adjoint_rtol``/``adjoint_atol``, default the
+        forward ones), not zero.
+    adjoint_backend: ``"nnde"`` (:func:`nnde.integrators.solve_adjoint`, every explicit
+        method; ``adjoint_norm`` picks the backward error norm, default "mixed", the
+        same as torchdiffeq's) or ``"torchdiffeq"`` (its ``odeint_adjoint``, the
+        reference; only methods whose table torchdiffeq also has, see
+        ``TORCHDIFFEQ_NAMES``: our "rk38" is its "rk4").
 
     ``compile(**options)`` (direct gradient, fixed ``steps`` only) opts in to the
     compiled path: the solve runs as one ``torch.compile`` graph (``solve(...,
@@ -79,6 +86,8 @@ class ODEBlock(nn.Module):
         adjoint_rtol=None,
         adjoint_atol=None,
         max_steps=10_000,
+        adjoint_backend="torchdiffeq",
+        adjoint_norm="mixed",
         **field_kwargs,
     ):
         super().__init__()
@@ -92,8 +101,16 @@ class ODEBlock(nn.Module):
             raise ParamError(
                 "gradient", f"unknown gradient method {gradient!r}", ", ".join(GRADIENTS)
             )
+        if adjoint_backend not in ADJOINT_BACKENDS:
+            raise ParamError("adjoint_backend", f"is {adjoint_backend!r}",
+                             ", ".join(ADJOINT_BACKENDS))
+        from nnde.integrators.adjoint import NORMS
+
+        if adjoint_norm not in NORMS:
+            raise ParamError("adjoint_norm", f"is {adjoint_norm!r}", ", ".join(NORMS))
         m = get_method(method)
-        if gradient == "adjoint" and m.name not in TORCHDIFFEQ_NAMES:
+        if (gradient == "adjoint" and adjoint_backend == "torchdiffeq"
+                and m.name not in TORCHDIFFEQ_NAMES):
             raise ParamError(
                 "method",
                 f"{m.name!r} has no torchdiffeq counterpart for the adjoint",
@@ -111,6 +128,7 @@ class ODEBlock(nn.Module):
         self.gradient = gradient
         self.adjoint_rtol, self.adjoint_atol = adjoint_rtol, adjoint_atol
         self.max_steps = max_steps
+        self.adjoint_backend, self.adjoint_norm = adjoint_backend, adjoint_norm
         self._compile = None
 
     def compile(self, **options):
@@ -174,6 +192,14 @@ class ODEBlock(nn.Module):
             self.func.in_forward = False
 
     def _adjoint(self, x):
+        if self.adjoint_backend == "nnde":
+            from nnde.integrators import solve_adjoint
+
+            return solve_adjoint(self.func, x, 0.0, self.T, self.steps, self.method,
+                                 rtol=self.rtol, atol=self.atol,
+                                 adjoint_rtol=self.adjoint_rtol,
+                                 adjoint_atol=self.adjoint_atol,
+                                 adjoint_norm=self.adjoint_norm, max_steps=self.max_steps)
         from torchdiffeq import odeint_adjoint
 
         # validate through solve's checks without integrating: the same errors as direct
