@@ -112,6 +112,27 @@ def test_scorecard_counts_experiments_checks_and_inconclusive_apart(tmp_path):
     assert "<caption>Checks</caption>" in html
 
 
+def test_verdict_counts_are_written_beside_the_report(tmp_path):
+    """``nnde report`` writes reports/verdicts.json (a DVC metric): verdicts per paper and
+    in total, experiments and checks apart."""
+    from nnde.report.build import build
+
+    write_stage(tmp_path)
+    with StageOutputs("chen", "mix", "T", data_root=tmp_path / "data",
+                      figure_root=tmp_path / "reports/figures") as out:
+        out.claims([
+            check("e1", "s", paper="p", ours="o", rule="r", passed=False),
+            check("c1", "s", paper="p", ours="o", rule="r", passed=True, kind="check"),
+        ])
+    build(tmp_path)
+    counts = json.loads((tmp_path / "reports/verdicts.json").read_text())
+    assert counts["total"]["experiment"] == {"reproduced": 1, "partly": 0,
+                                             "not_reproduced": 1, "inconclusive": 0}
+    assert counts["chen"]["check"]["reproduced"] == 1
+    assert counts["belkin"]["experiment"]["reproduced"] == 1
+    assert sum(counts["belkin"]["check"].values()) == 0
+
+
 def test_bad_claim_kind_is_rejected():
     with pytest.raises(ValueError, match="kind"):
         check("x", "s", paper="p", ours="o", rule="r", passed=True, kind="opinion")

@@ -257,8 +257,27 @@ def render(root: str | os.PathLike = ".") -> str:
     )
 
 
+def verdict_counts(stages: list[Stage]) -> dict:
+    """Verdicts counted per paper and in total, experiments and checks apart:
+    ``{"total": {"experiment": {verdict: n}, "check": {...}}, "<paper>": {...}}``. Written
+    beside the report as a DVC metric, so that ``dvc metrics diff`` and ``dvc exp show``
+    compare the verdicts of two runs."""
+    def count(claims):
+        return {kind: {v.replace(" ", "_"): sum(1 for c in claims if c.get("kind") == kind
+                                                and c["verdict"] == v) for v in VERDICTS}
+                for kind in CLAIM_KINDS}
+
+    out = {"total": count([c for s in stages for c in s.claims])}
+    for paper in dict.fromkeys(s.paper for s in stages if s.claims):
+        out[paper] = count([c for s in stages if s.paper == paper for c in s.claims])
+    return out
+
+
 def build(root: str | os.PathLike = ".", out: str | os.PathLike = "reports/index.html") -> Path:
+    """Render the report to ``out`` and the verdict counts to ``verdicts.json`` beside it."""
     html = render(root)
     out = Path(root) / out
     atomic_write_text(out, html)
+    counts = verdict_counts(collect_stages(Path(root)))
+    atomic_write_text(out.with_name("verdicts.json"), json.dumps(counts, indent=2) + "\n")
     return out
