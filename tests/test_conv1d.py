@@ -7,9 +7,7 @@ and test_layers.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,19 +18,10 @@ from nnde.fields import ODENetConvField, SymmetricConvField, get_field
 from nnde.layers import FieldNet, HyperbolicCNN, ParabolicCNN, SecondOrderCNN
 from nnde.models.ruthotto_haber import PDECNN, hand_count
 
+# the β-map M(h) of the ``stencils`` stage (one implementation, not a copy)
+from reproductions.ruthotto_haber.stencils import betamap as st
+
 DT = torch.float64
-STENCILS = Path(__file__).resolve().parents[1] / "reproductions/ruthotto_haber/stencils.py"
-
-
-def _stencils():
-    """The β-map M(h) of the ``stencils`` stage (one implementation, not a copy)."""
-    spec = importlib.util.spec_from_file_location("rh_stencils_conv1d", STENCILS)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-st = _stencils()
 
 
 def fd(y: np.ndarray, dx: float):

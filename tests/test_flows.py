@@ -9,7 +9,17 @@ import pytest
 import torch
 
 from nnde.errors import ParamError
-from nnde.models.flows import CNF, HyperField, PlanarFlow, make_target, two_circles, two_moons
+from nnde.models.flows import (
+    CNF,
+    HyperField,
+    PlanarFlow,
+    Target,
+    gaussian_kl,
+    make_target,
+    square_grid,
+    two_circles,
+    two_moons,
+)
 
 
 def test_trace_is_the_jacobian_trace():
@@ -93,3 +103,17 @@ def test_bad_sizes_and_targets_are_named():
         PlanarFlow(0)
     with pytest.raises(ParamError, match="two_circles, two_moons"):
         make_target("spiral")
+
+
+def test_gaussian_kl_is_zero_for_a_gaussian_and_positive_for_the_rings():
+    """KL(p || moment-matched Gaussian): ≈ 0 when p is itself one Gaussian (Monte Carlo
+    error only), clearly positive for two circles."""
+    one = Target("one", torch.tensor([[0.3, -0.2]]), noise=0.5)
+    assert abs(gaussian_kl(one, n=20000)) < 0.01
+    assert gaussian_kl(two_circles()) > 0.5
+
+
+def test_square_grid_rows_run_along_x_first():
+    g = square_grid(3, lim=1.0)
+    assert g.shape == (9, 2)
+    assert torch.equal(g[:3, 0], torch.tensor([-1.0, 0.0, 1.0])) and bool((g[:3, 1] == -1).all())

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .stages import load_stage
-
-ex1 = load_stage("haber_ruthotto", "example1", "verdicts")
-arch = load_stage("haber_ruthotto", "architectures", "verdicts")
-
+from nnde.results import Results
+from reproductions.haber_ruthotto.architectures import claims as arch
+from reproductions.haber_ruthotto.architectures.model import ARCHS, STABLE
+from reproductions.haber_ruthotto.architectures.summary import majority_baseline
+from reproductions.haber_ruthotto.example1 import MATRICES
+from reproductions.haber_ruthotto.example1 import claims as ex1
 
 # --------------------------------------------------------------------------- example 1
 H = 0.1
@@ -35,7 +36,7 @@ def _ex1_stats(over=None):
     }
     series.update(over or {})
     rows = []
-    for m in ex1.MATRICES:
+    for m in MATRICES:
         for s in ("euler", "rk4"):
             for i, n in enumerate(LAYERS):
                 r = {"matrix": m, "layers": n, "scheme": s}
@@ -46,11 +47,13 @@ def _ex1_stats(over=None):
 
 
 def _ex1(over=None):
-    return {c.id: c for c in ex1.make_claims(_ex1_stats(over), H, "rk4")}
+    res = Results(frames={"stability": _ex1_stats(over)},
+                  records={"config": {"h": H, "higher": "rk4"}})
+    return {c.id: c for c in ex1.claim.judge(res)}
 
 
 def test_example1_declares_every_claim_it_makes():
-    assert set(_ex1()) == set(ex1.CLAIM_IDS)
+    assert set(_ex1()) == set(ex1.claim.ids)
 
 
 @pytest.mark.verdicts("haber_ruthotto.example1.K_plus_diverges")
@@ -118,7 +121,7 @@ def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
     (trained) for the ResNet. ``eig``: {arch: {column: value}} overrides."""
     acc = acc or {}
     rows = []
-    for a in arch.ARCHS:
+    for a in ARCHS:
         for i, n in enumerate(DEPTHS):
             for d, maj in DATASETS.items():
                 for s in (0, 1):
@@ -184,15 +187,16 @@ def _refine(M=(40.0, 20.0, 15.0, 14.5, 14.4), archs=("resnet", "antisym_euler"))
                          for d in DATASETS for s in (0, 1)])
 
 
-def _arch(df, levels=None, refine=None, **kw):
+def _arch(df, levels=None, refine=None):
     levels = _levels() if levels is None else levels
     refine = _refine() if refine is None else refine
-    return {c.id: c for c in arch.make_claims(df, levels, refine, **kw)}
+    res = Results(frames={"cells": df, "levels": levels, "refine": refine})
+    return {c.id: c for c in arch.claim.judge(res)}
 
 
 def test_architectures_declares_every_claim_it_makes():
     claims = _arch(_arch_table())
-    assert set(claims) == set(arch.CLAIM_IDS)
+    assert set(claims) == set(arch.claim.ids)
     kinds = {c.id: c.kind for c in claims.values()}
     assert kinds.pop("stable_archs_eigenvalues_on_axis") == "check"  # an identity
     assert set(kinds.values()) == {"experiment"}
@@ -316,7 +320,7 @@ def test_comparable_accuracy_can_fail_and_needs_competent_models():
     assert good.verdict == "reproduced"
     assert "majority class" in good.rule and "10 pp" in good.rule
     # stable nets clearly worse, every model above the floor (peaks: 0.72 + 0.10)
-    worse = _arch(_arch_table(acc={"resnet": 0.97, **dict.fromkeys(arch.STABLE, 0.85)}))[cid]
+    worse = _arch(_arch_table(acc={"resnet": 0.97, **dict.fromkeys(STABLE, 0.85)}))[cid]
     assert worse.verdict == "not reproduced"
     # every model at chance: the equal accuracies say nothing → inconclusive
     chance = _arch(_arch_table(acc=lambda a, n, d, s: DATASETS[d]))[cid]
@@ -348,4 +352,4 @@ def test_antisym_euler_gamma0_unstable_can_fail():
 def test_floor_baseline_is_at_least_one_over_classes():
     df = _arch_table()
     df.loc[df.dataset == "peaks", "majority_val"] = 0.1  # below 1/5: clipped up
-    assert np.allclose(arch.majority_baseline(df)[df.dataset == "peaks"], 0.2)
+    assert np.allclose(majority_baseline(df)[df.dataset == "peaks"], 0.2)

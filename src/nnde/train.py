@@ -1,5 +1,7 @@
-"""One training loop for every reproduction: seeded, device-aware, with a progress bar and
-a NaN/inf guard that names the stage, model, epoch and step."""
+"""The training loops of the reproductions: :func:`train_classifier` (epochs over a data
+set; seeded, device-aware, with a progress bar) and :func:`train_iterations` (optimiser
+steps on batches a stage draws itself), both with a NaN/inf guard that names the stage,
+model and step, and both stopping at a :class:`Plateau` criterion."""
 
 from __future__ import annotations
 
@@ -493,3 +495,99 @@ def train_classifier(
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# --------------------------------------------------------------------------- iterations
+@dataclass
+class IterationHistory:
+    """What :func:`train_iterations` did: one record per reading, plus the totals."""
+
+    #: one dict per reading: ``iteration``, ``train_loss``, the monitored value under its
+    #: name (``monitor``) and, with a plateau criterion, the ``lr`` it was read at
+    records: list[dict] = field(default_factory=list)
+    iterations: int = 0
+    #: with a plateau criterion: whether it was met before the iteration cap; None for a
+    #: fixed number of iterations
+    converged: bool | None = None
+    stop_reason: str = ""  # "plateau", "floor", "iteration cap" or "fixed iterations"
+    #: the lowest reading and the iteration it was read at (inf and 0 before any reading)
+    best: float = math.inf
+    best_iteration: int = 0
+
+
+def train_iterations(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    step_loss: Callable[[int], torch.Tensor],
+    read: Callable[[], float],
+    *,
+    max_iterations: int,
+    read_every: int,
+    plateau: Plateau | None = None,
+    monitor: str = "val_loss",
+    stage: str = "",
+    model_name: str = "",
+    read_first: bool = False,
+    train_loss: str = "mean",
+    keep_best: bool = False,
+) -> IterationHistory:
+    """Train ``model`` for up to ``max_iterations`` optimiser steps (the iteration-based
+    counterpart of :func:`train_classifier`, for stages that draw their own batches).
+
+    Each iteration ``i`` (from 1) computes ``loss = step_loss(i)`` (the stage's forward
+    pass on a batch it draws itself, with its own generator), stops with a
+    :class:`~nnde.errors.DivergenceError` naming ``stage``, ``model_name`` and ``i`` if
+    the loss is not finite, then takes one step of ``opt``. Every ``read_every``-th
+    iteration, at the last (``max_iterations``) and, with ``read_first``, at the first,
+    ``read()`` measures the monitored quantity (say a validation loss) and a record is
+    kept with ``train_loss``: the mean of the mini-batch losses since the previous
+    reading (``train_loss="mean"``) or the loss of the reading's own iteration
+    (``"last"``). With a ``plateau`` criterion each reading feeds a
+    :class:`PlateauState`, which lowers the learning rate and ends training;
+    without one, training runs all ``max_iterations``. ``keep_best`` restores, at the
+    end, the weights of the lowest reading (deep copies of the state dict, taken when a
+    reading is a new best).
+
+    Nothing here draws random numbers: the run is exactly the stage's own loop."""
+    if train_loss not in ("mean", "last"):
+        raise ValueError(f"train_loss is {train_loss!r}: 'mean' or 'last'")
+    import copy
+
+    hist = IterationHistory()
+    state = PlateauState(plateau) if plateau is not None else None
+    best_state = None
+    running: list[float] = []
+    it = 0
+    while it < max_iterations:
+        it += 1
+        loss = step_loss(it)
+        check_finite(loss.detach(), step=it, stage=stage, model=model_name)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running.append(float(loss.detach()))
+        if it % read_every == 0 or it == max_iterations or (read_first and it == 1):
+            value = read()
+            rec = {"iteration": it,
+                   "train_loss": float(np.mean(running)) if train_loss == "mean"
+                   else running[-1],
+                   monitor: value}
+            if state is not None:
+                rec["lr"] = opt.param_groups[0]["lr"]
+            hist.records.append(rec)
+            running = []
+            if value < hist.best:
+                hist.best, hist.best_iteration = value, it
+                if keep_best:
+                    best_state = copy.deepcopy(model.state_dict())
+            if state is not None and state.update(value, opt):
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    hist.iterations = it
+    if state is None:
+        hist.stop_reason = "fixed iterations"
+    else:
+        hist.converged = bool(state.reason)
+        hist.stop_reason = state.reason or "iteration cap"
+    return hist

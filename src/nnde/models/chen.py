@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -146,6 +147,28 @@ def make_classifier(
 def ode_block(model: nn.Module) -> ODEBlock | None:
     """The ODEBlock inside ``model`` (None if it has none)."""
     return next((m for m in model.modules() if isinstance(m, ODEBlock)), None)
+
+
+def classifier_from_config(kind: str, cfg: Mapping, size: int, dims: int) -> nn.Module:
+    """Table 1's model ``kind`` as the ``chen.table1`` settings ``cfg`` configure it (keys
+    ``channels``, ``groups``, ``downsample``, ``mlp_hidden``, ``ode_method``, ``rk_method``,
+    ``tol``, ``rk_steps``) for inputs of length/side ``size`` in ``dims`` dimensions: the
+    stage that trains the models and Figure 3, which rebuilds the trained ODE-Net from
+    its saved weights, build it alike. The ODE-Net solves adaptively at rtol = atol =
+    ``tol``; the RK-Net takes ``rk_steps`` fixed ``rk_method`` steps."""
+    return make_classifier(
+        kind,
+        image_size=size,
+        dims=dims,
+        channels=cfg["channels"],
+        groups=cfg.get("groups"),
+        downsample=cfg["downsample"],
+        mlp_hidden=cfg["mlp_hidden"],
+        method=cfg["ode_method"] if kind == "odenet" else cfg["rk_method"],
+        rtol=cfg["tol"],
+        atol=cfg["tol"],
+        steps=None if kind == "odenet" else cfg["rk_steps"],
+    )
 
 
 # --------------------------------------------------------------------------- memory

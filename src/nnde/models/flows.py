@@ -95,6 +95,25 @@ def make_target(name: str, noise: float = 0.06) -> Target:
     return TARGETS[name](noise=noise)
 
 
+def gaussian_kl(target: Target, n: int = 20000, seed: int = 0) -> float:
+    """KL(p || N(μ, Σ)) of the moment-matched Gaussian (Monte Carlo over ``n`` samples of
+    p drawn from ``seed``, float64): the best a single Gaussian does, the reference for
+    how much of a target a model has captured."""
+    x = target.sample(n, torch.Generator().manual_seed(seed)).double()
+    mu, cov = x.mean(0), torch.cov(x.T)
+    chol = torch.linalg.cholesky(cov)
+    z = torch.linalg.solve_triangular(chol, (x - mu).T, upper=False).T
+    log_n = std_normal_log_prob(z) - torch.log(torch.diagonal(chol)).sum()
+    return float(-log_n.mean()) - target.entropy(n, seed)
+
+
+def square_grid(n: int, lim: float = 1.6) -> torch.Tensor:
+    """The n × n points of [−lim, lim]² as rows (x varies fastest), for density images."""
+    a = torch.linspace(-lim, lim, n)
+    yy, xx = torch.meshgrid(a, a, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)
+
+
 # --------------------------------------------------------------------------- CNF
 class HyperField(nn.Module):
     """f(z, t) = Σ_m u_m(t) tanh(w_m(t)·z + b_m(t)) with (w, u, gate, b) from a hypernetwork

@@ -31,18 +31,31 @@ shift after the TV normalisation, and no bias before it) instead of the library'
 (a bias before the TV normalisation, no scale); with widths (32, 64, 112) on CIFAR-10
 that count is the paper's 502,570 (parabolic, second-order) and 264,106 (Hamiltonian)
 exactly. The library's blocks have 3·Σ_k c_k fewer weights (624 at those widths).
+
+Trained weights as plain data. :func:`weights_npz` turns trained networks into arrays
+(one per state-dict entry, ``<variant>/<name>``, plus ``meta``: the build arguments as a
+JSON string) that ``numpy.savez`` writes without pickling; :func:`load_trained` reads such
+a file back into networks (``allow_pickle=False``). :func:`load_data` is the data of
+Table 1 (bundled 8×8 digits or CIFAR-10), shared by the stage that trains the networks
+and the stages that measure them on real images.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
+
+import numpy as np
 import torch
 from torch import nn
 
-from nnde.errors import ParamError, UnknownNameError
+from nnde.errors import DataFileError, ParamError, UnknownNameError
 from nnde.layers import HyperbolicCNN, ParabolicCNN, SecondOrderCNN
 from nnde.spatial import check_dims, torch_layers
 
-__all__ = ["VARIANTS", "PDECNN", "hand_count"]
+__all__ = ["LABELS", "VARIANTS", "PDECNN", "hand_count", "load_data", "load_trained",
+           "weights_npz"]
 
 #: variant name → library block (integrator × symmetric conv field)
 VARIANTS = {
@@ -50,6 +63,8 @@ VARIANTS = {
     "hamiltonian": HyperbolicCNN,
     "second_order": SecondOrderCNN,
 }
+#: variant name → its name in tables and figures
+LABELS = {"parabolic": "Parabolic", "hamiltonian": "Hamiltonian", "second_order": "Second-order"}
 
 
 def _check_widths(widths, variant):
@@ -169,3 +184,73 @@ def hand_count(
         n += steps * (kernel + per_channel * c)  # PDE block
         n += c * d + 2 * d  # connector conv + BN
     return n + widths[-1] * num_classes + num_classes  # fully connected
+
+
+# --------------------------------------------------------------------------- data
+def load_data(dataset: str, seed: int = 0, data_root: str = "data/raw", max_train: int = 0,
+              augment: bool = False):
+    """(x_train, y_train, evals, in_channels, num_classes, augment) of Table 1's data:
+    ``digits`` (the bundled 8×8 digits, split by ``seed``; evals ``val`` and ``test``) or
+    ``cifar10`` (``<data_root>/cifar-10-batches-bin``, normalised per channel with the
+    training set's mean and std; evals ``test``; with ``augment`` the training hook is
+    :func:`nnde.data.augment.crop_flip`). ``max_train`` > 0 keeps the first that many
+    training examples."""
+    if dataset == "digits":
+        from nnde.data import digits_split
+
+        s = digits_split(seed)
+        xtr, ytr = s.x_train, s.y_train
+        if max_train:
+            xtr, ytr = xtr[:max_train], ytr[:max_train]
+        return xtr, ytr, {"val": (s.x_val, s.y_val), "test": (s.x_test, s.y_test)}, 1, 10, None
+    from nnde.data import load_cifar10
+    from nnde.data.augment import crop_flip
+
+    xtr, ytr = load_cifar10(data_root, "train")
+    xte, yte = load_cifar10(data_root, "test")
+    xtr, xte = xtr.float() / 255.0, xte.float() / 255.0
+    mean = xtr.mean(dim=(0, 2, 3), keepdim=True)
+    std = xtr.std(dim=(0, 2, 3), keepdim=True)
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    if max_train:
+        xtr, ytr = xtr[:max_train], ytr[:max_train]
+    return xtr, ytr, {"test": (xte, yte)}, 3, 10, crop_flip if augment else None
+
+
+# --------------------------------------------------------------------------- weights
+def weights_npz(models: Mapping[str, PDECNN], meta: Mapping) -> dict[str, np.ndarray]:
+    """The trained state of every variant as plain arrays (``<variant>/<state-dict
+    key>``), plus ``meta`` (the build arguments: ``variants``, ``widths``, ``steps``,
+    ``h``, ``box``, ``in_channels``, ``num_classes``, ...) as a JSON string, so the file
+    is read back with ``allow_pickle=False``."""
+    arrays = {"meta": np.array(json.dumps(dict(meta)))}
+    for v, m in models.items():
+        for k, t in m.state_dict().items():
+            arrays[f"{v}/{k}"] = t.detach().cpu().numpy()
+    return arrays
+
+
+def models_from_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, PDECNN], dict]:
+    """:func:`weights_npz`'s arrays back: ({variant: PDECNN in eval mode}, meta)."""
+    meta = json.loads(str(arrays["meta"]))
+    models = {}
+    for v in meta["variants"]:
+        m = PDECNN(v, meta["widths"], meta["in_channels"], meta["num_classes"],
+                   steps=meta["steps"], h=meta["h"], box=meta["box"])
+        m.load_state_dict({k.split("/", 1)[1]: torch.from_numpy(np.array(arrays[k]))
+                           for k in arrays if k.startswith(f"{v}/")})
+        models[v] = m.eval()
+    return models, meta
+
+
+def load_trained(path: str | os.PathLike) -> tuple[dict[str, PDECNN], dict]:
+    """Read a :func:`weights_npz` file (the ruthotto_haber table1 stage's
+    ``weights.npz``) back: ({variant: PDECNN in eval mode}, meta)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: not found; it is written by the ruthotto_haber table1 "
+                            "stage (run `dvc repro ruthotto_haber_table1`)")
+    with np.load(path, allow_pickle=False) as z:
+        return models_from_arrays({k: z[k] for k in z.files})

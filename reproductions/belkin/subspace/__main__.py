@@ -1,0 +1,4 @@
+"""`python -m reproductions.belkin.subspace run|judge` (dvc.yaml)."""
+from nnde.stage import stage_main
+
+stage_main(__package__)

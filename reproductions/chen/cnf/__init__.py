@@ -1,0 +1,29 @@
+"""Chen et al. (2018), §4 and Figures 4–6: continuous normalising flows (CNF) against
+planar normalising flows (NF) in 2-D.
+
+Figure 4 (density matching): a flow q is fitted to a target density p by minimising
+KL(q || p) = E_q[log q − log p]; the planar flow's capacity grows with its depth K, the
+CNF's with its width M (K, M = 1, 2, 32), and the paper reports that the CNF reaches the
+lower loss. Figures 5–6 (maximum likelihood): a CNF trained on samples of two circles
+and two moons, whose samples, pushed from the noise at t = 0 to t = 1, land on the data.
+
+Models (``nnde.models.flows``): the CNF's field is a sum of M tanh units whose weights
+come from a small hypernetwork of t, with a gate (the paper's description), the trace of
+its Jacobian exact and O(M) (Theorem 1), solved by this project's fixed-step rk4 with
+backpropagation through the solver; the planar flow is Rezende and Mohamed's, K layers.
+Targets: two circles (make_circles, noise 0.06, factor 0.5, as in the paper) and two
+moons (make_moons' curves, centred, noise 0.06), as mixtures with exact log-densities,
+so that both divergences can be measured: KL(q || p) from the model's own samples and
+log-densities, and KL(p || q) = NLL(test) − H(p) with H(p) estimated from 20,000 samples.
+
+Training: Adam until the validation loss (KL on a fixed batch of base noise, or the
+held-out NLL) plateaus (``nnde.train.Plateau``, read every ``eval_every`` iterations).
+
+Modules: ``experiment`` (config, the runs), ``training`` (one flow's training and
+evaluation), ``summary`` (constants, the summary table, the convergence rows),
+``claims``, ``figures``.
+"""
+
+PAPER = "chen"
+STAGE = "cnf"
+TITLE = "Figures 4–6: continuous normalising flows"
