@@ -24,6 +24,7 @@ import torch
 from nnde.data import load_mnist, load_mnist1d
 from nnde.errors import ParamError
 from nnde.integrators import METHODS, names_of_kind
+from nnde.layers.ode_block import ADJOINT_BACKENDS
 from nnde.models.chen import CLASSIFIERS, classifier_from_config, measure_step, ode_block
 from nnde.parallel import map_jobs
 from nnde.results import ResultsWriter
@@ -59,6 +60,7 @@ class Config:
     downsample: int
     mlp_hidden: int
     ode_method: str
+    adjoint_backend: str
     tol: float
     probe_tol: float
     rk_method: str
@@ -103,6 +105,7 @@ def read_config(p: dict) -> Config:
         "downsample": get_number(p, "downsample", sec, kind=int, ge=0),
         "mlp_hidden": get_number(p, "mlp_hidden", sec, kind=int, gt=0),
         "ode_method": get_choice(p, "ode_method", adaptive, sec),
+        "adjoint_backend": get_choice(p, "adjoint_backend", ADJOINT_BACKENDS, sec),
         "tol": get_number(p, "tol", sec, gt=0),
         "probe_tol": get_number(p, "probe_tol", sec, gt=0),
         "rk_method": get_choice(p, "rk_method", names_of_kind("explicit"), sec),

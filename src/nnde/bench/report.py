@@ -74,6 +74,9 @@ class Plan:
     compile_sizes: tuple = ("w16", "w64", "w256")
     compile_passes: tuple = C.PASSES
     compile_backend: str = "inductor"
+    #: tolerances of the adjoint benchmark (nnde ÷ torchdiffeq on the Table 1 ODE-Net,
+    #: ``nnde.bench.adjoint``); empty: not measured
+    adjoint_tols: tuple = ()
 
     @property
     def loop_methods(self) -> tuple:
@@ -191,6 +194,7 @@ class Results:
     machine: dict = field(default_factory=dict)
     compiled: pd.DataFrame | None = None
     compile_startup_s: float | None = None
+    adjoint: pd.DataFrame | None = None
 
 
 def machine() -> dict:
@@ -223,7 +227,12 @@ def measure_all(plan: Plan) -> Results:
     wp = work_precision(plan)
     fl = flops(plan.flops_size) if plan.flops_size else None
     comp, startup = compiled_table(plan)
-    return Results(loops, peers, mem, wp, fl, machine(), comp, startup)
+    adj = None
+    if plan.adjoint_tols:
+        from nnde.bench import adjoint as BA
+
+        adj = BA.frame(BA.measure(plan.adjoint_tols, rounds=plan.rounds))
+    return Results(loops, peers, mem, wp, fl, machine(), comp, startup, adj)
 
 
 def compiled_table(plan: Plan):
@@ -509,6 +518,14 @@ def write_section(out, res: Results, plan: Plan, how: str) -> None:
                    "Compiled solve (torch.compile) against our eager solve, the hand-written "
                    "loop and torchdiffeq per method · width · pass (left), and the calls "
                    "after which the compile time is paid back (right).")
+    if res.adjoint is not None and len(res.adjoint):
+        out.csv(f"{s}_adjoint", res.adjoint, show=True,
+                caption="nnde's adjoint against torchdiffeq's odeint_adjoint: one training "
+                        "step of the Chen Table 1 ODE-Net (MNIST-1D shapes, 16 channels, "
+                        "batch 128, dopri5 at rtol = atol = tol), median CPU seconds over "
+                        "interleaved rounds, gradient error against direct backprop at "
+                        "tol 1e-9, forward/backward NFE, peak saved activations "
+                        "(nnde.bench.adjoint)")
     metrics = {
         "loop_ratio_max": float(res.loops.ratio.max()) if len(res.loops) else None,
         "loop_ratio_min": float(res.loops.ratio.min()) if len(res.loops) else None,
@@ -525,6 +542,10 @@ def write_section(out, res: Results, plan: Plan, how: str) -> None:
             "break_even_calls_min": float(fin.min()) if len(fin) else None,
             "compile_startup_seconds": res.compile_startup_s,
         })
+    ad = res.adjoint
+    if ad is not None and len(ad):
+        ours = ad[ad.backend == "nnde"]
+        metrics["adjoint_time_vs_torchdiffeq_max"] = float(ours.time_vs_torchdiffeq.max())
     out.metrics(metrics)
 
 

@@ -73,6 +73,8 @@ def plan_from_params(p: Mapping) -> Plan:
         compile_sizes=tuple(get_list(p, "compile_sizes", one_of(C.SIZES), sec)),
         compile_passes=tuple(get_list(p, "compile_passes", one_of(C.PASSES), sec)),
         compile_backend=get_choice(p, "compile_backend", COMPILE_BACKENDS, sec),
+        adjoint_tols=tuple(get_list(p, "adjoint_tols", positive_float, sec))
+        if "adjoint_tols" in p else (),
     )
 
 

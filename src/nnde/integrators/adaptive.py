@@ -50,21 +50,26 @@ class StepSizeError(NndeError, RuntimeError):
         )
 
 
+#: a proposed step within this factor of the distance left to t1 becomes the last step
+STRETCH = 1.05
+
+
 def _rms(x: torch.Tensor) -> torch.Tensor:
     # mean of |x|² works for complex states as well
     return x.abs().square().mean().sqrt()
 
 
-def _initial_step(f, t0, y0, f0, order, rtol, atol, direction, tdt, span):
-    """Hairer–Nørsett–Wanner's starting-step heuristic; returns (h, nfe)."""
+def _initial_step(f, t0, y0, f0, order, rtol, atol, direction, tdt, span, norm=_rms):
+    """Hairer–Nørsett–Wanner's starting-step heuristic, in the norm of the error
+    control; returns (h, nfe)."""
     scale = atol + rtol * y0.detach().abs()
-    d0 = float(_rms(y0.detach() / scale))
-    d1 = float(_rms(f0.detach() / scale))
+    d0 = float(norm(y0.detach() / scale))
+    d1 = float(norm(f0.detach() / scale))
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     h0 = min(h0, span)
     y1 = y0 + (direction * h0) * f0
     f1 = f(torch.tensor(t0 + direction * h0, dtype=tdt, device=y0.device), y1)
-    d2 = float(_rms((f1 - f0).detach() / scale)) / h0
+    d2 = float(norm((f1 - f0).detach() / scale)) / h0
     if max(d1, d2) <= 1e-15:
         h1 = max(1e-6, h0 * 1e-3)
     else:
@@ -119,7 +124,8 @@ def integrate_adaptive(
     y = y0
     k1 = f_first(tt(t0), y0)
     stats.nfe += 1
-    h, extra = _initial_step(f, t0, y0, k1, tab.error_order, rtol, atol, direction, tdt, span)
+    h, extra = _initial_step(f, t0, y0, k1, tab.error_order, rtol, atol, direction, tdt, span,
+                             _rms if norm is None else norm)
     stats.nfe += extra
     err_prev = 1.0
     ts = [t0] if trajectory else None
@@ -131,7 +137,10 @@ def integrate_adaptive(
             stats.t_stopped = t
             raise MaxStepsError(method.name, max_steps, t, t1, h)
         remaining = abs(t1 - t)
-        last = h >= remaining * (1 - 1e-12)
+        # A step that would stop just short of t1 is stretched to land on it: otherwise
+        # a sliver of a last step (t = 0.9993 → 1.0, say) costs a full step's stages.
+        # The stretched step is error-controlled like any other (rejected if too long).
+        last = h * STRETCH >= remaining
         if last:
             h = remaining
         if not h > 16 * math.ulp(max(abs(t), abs(t1), 1e-300)):  # NaN too: a non-finite field

@@ -86,7 +86,7 @@ class ODEBlock(nn.Module):
         adjoint_rtol=None,
         adjoint_atol=None,
         max_steps=10_000,
-        adjoint_backend="torchdiffeq",
+        adjoint_backend="nnde",
         adjoint_norm="mixed",
         **field_kwargs,
     ):
@@ -140,7 +140,7 @@ class ODEBlock(nn.Module):
         if self.gradient != "direct" or self.steps is None:
             raise ParamError(
                 "compile",
-                "needs gradient='direct' and fixed steps (the adjoint runs torchdiffeq, "
+                "needs gradient='direct' and fixed steps (the adjoint solves backwards itself, "
                 "adaptive steps are data-dependent); build the block with steps=N",
             )
         self._compile = dict(compile_options(dict(options)))

@@ -108,11 +108,14 @@ def make_classifier(
     rtol: float | None = 1e-3,
     atol: float | None = 1e-3,
     steps: int | None = None,
+    adjoint_backend: str = "nnde",
 ) -> nn.Module:
     """One of :data:`CLASSIFIERS` for ``(B, 1, image_size, image_size)`` images
     (``dims=2``) or ``(B, 1, image_size)`` signals (``dims=1``; ``image_size`` is then the
     signal's length). ``groups``: GroupNorm groups everywhere (default min(32, C), the
-    paper's 32 groups of 2 channels at C = 64)."""
+    paper's 32 groups of 2 channels at C = 64). ``adjoint_backend``: who solves the
+    ODE-Net's adjoint (:class:`nnde.layers.ODEBlock`: ``"nnde"`` or the reference
+    ``"torchdiffeq"``)."""
     if kind not in CLASSIFIERS:
         raise ParamError("model", f"is {kind!r}", ", ".join(CLASSIFIERS))
     dims = check_dims(dims)
@@ -136,6 +139,7 @@ def make_classifier(
             steps=steps,
             **tol,
             gradient="direct" if kind == "rknet" else "adjoint",
+            adjoint_backend=adjoint_backend,
         )
     return nn.Sequential(
         _downsampling(channels, downsample, dims, groups),
@@ -168,6 +172,7 @@ def classifier_from_config(kind: str, cfg: Mapping, size: int, dims: int) -> nn.
         rtol=cfg["tol"],
         atol=cfg["tol"],
         steps=None if kind == "odenet" else cfg["rk_steps"],
+        adjoint_backend=cfg.get("adjoint_backend", "nnde"),
     )
 
 
