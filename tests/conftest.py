@@ -98,6 +98,7 @@ def artifacts_dir() -> Path:
     return d
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test` runs two workers), tests that share an expensive
     fixture run on one worker, so the fixture is built once: every test of the tiny
