@@ -27,4 +27,4 @@ PAPER = "belkin"
 STAGE = "polynomial"
 TITLE = "Double descent with polynomials (lecture)"
 #: the two bases of the polynomials (the run and the claims both name them)
-BASES = ("legendre", "monomial")
+from nnde.data.poly1d import BASES  # noqa: E402,F401  (the bases the stage sweeps)

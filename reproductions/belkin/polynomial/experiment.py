@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.polynomial import legendre
 
+from nnde.data.poly1d import design, sample, target  # noqa: F401  (used by tests too)
 from nnde.errors import ParamError
 from nnde.results import ResultsWriter
 from nnde.stage import get_list, get_number, one_of, positive_int
@@ -58,30 +58,6 @@ def read_config(p: Mapping) -> Config:
         raise ParamError(f"{sec}.fit_panels", f"has M > max_factor·n = {M_max}")
     return Config(n, noise, max_factor, seed, repeats, tuple(fit_panels), tuple(bases),
                   test_points, M_max)
-
-
-def target(x):
-    """The smooth target on [-1, 1]."""
-    return np.sin(np.pi * x) + 0.3 * np.cos(3 * np.pi * x)
-
-
-def design(x, M: int, basis: str):
-    """Design matrix ``(len(x), M)``: columns ``P_0 … P_{M-1}`` or ``1, x, …, x^{M-1}``.
-    The columns are nested, so the matrix for a smaller ``M`` is a column slice."""
-    x = np.asarray(x, dtype=np.float64)
-    if basis == "legendre":
-        return legendre.legvander(x, M - 1)
-    if basis == "monomial":
-        return np.vander(x, M, increasing=True)
-    raise ParamError("basis", f"is {basis!r}", ", ".join(BASES))
-
-
-def sample(n: int, noise: float, seed: int):
-    """``n`` points uniform on [-1, 1] with Gaussian label noise of standard deviation
-    ``noise``."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, n)
-    return x, target(x) + noise * rng.standard_normal(n)
 
 
 def min_norm_fit(A, y):

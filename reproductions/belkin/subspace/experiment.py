@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.polynomial import legendre
 
+from nnde.data.poly1d import design, sample, target  # noqa: F401  (used by tests too)
 from nnde.errors import ParamError
 from nnde.results import ResultsWriter
 from nnde.stage import get_list, get_number, positive_float
@@ -60,23 +60,6 @@ def read_config(p: Mapping) -> Config:
         raise ParamError(f"{sec}.gd_factor", "gives M ≤ n; gradient descent needs M > n")
     return Config(n, noise, seed, repeats, gd_repeats, gd_factor, gd_iterations, init_scale,
                   max_factor, tuple(lambdas), test_points, gd_M, M_max)
-
-
-# The data of the polynomial stage (a stage imports no other stage's module;
-# tests/test_belkin_subspace.py checks the two stay identical).
-def target(x):
-    return np.sin(np.pi * x) + 0.3 * np.cos(3 * np.pi * x)
-
-
-def design(x, M: int, basis: str = "legendre"):
-    x = np.asarray(x, dtype=np.float64)
-    return legendre.legvander(x, M - 1) if basis == "legendre" else np.vander(x, M, True)
-
-
-def sample(n: int, noise: float, seed: int):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, n)
-    return x, target(x) + noise * rng.standard_normal(n)
 
 
 def checkpoints(iterations: int, per_decade: int = 20) -> np.ndarray:
