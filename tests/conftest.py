@@ -109,3 +109,21 @@ def pytest_collection_modifyitems(config, items):
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
+
+
+def stage_params(paper: str, stage: str, profile: str = "small") -> dict:
+    """A stage's parameters at ``profile`` from the repository's params.yaml (``common``
+    merged under it), as ``load_params`` gives them to the stage."""
+    node = yaml.safe_load((REPO / "params.yaml").read_text())[paper][stage]
+    return {**(node.get("common") or {}), **(node.get(profile) or {})}
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors: one thread is faster, and immune to a busy machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

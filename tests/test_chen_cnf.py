@@ -10,30 +10,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-import yaml
 
 from nnde.errors import ParamError
 from nnde.results import Results, ResultsWriter
 from nnde.stage import StageOutputs
 from reproductions.chen.cnf import claims, experiment, figures
 
+from .conftest import stage_params
+
 ROOT = Path(__file__).resolve().parents[1]
 GAUSS = {"two_circles": 0.9, "two_moons": 1.4}
 
 
 def params(section: str, profile: str = "small") -> dict:
-    """The stage's parameters at ``profile`` from params.yaml (common merged under it)."""
-    node = yaml.safe_load((ROOT / "params.yaml").read_text())["chen"][section]
-    return {**node["common"], **node[profile]}
+    return stage_params("chen", section, profile)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cnf(cnf_kl, nf_kl, ml_kl_p_q, sizes=(1, 2, 32), targets=("two_circles", "two_moons"),

@@ -23,13 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IDS = ("adjoint_memory_flat", "direct_memory_linear", "adjoint_gradient_approximate")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _params():

@@ -10,29 +10,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from nnde.errors import ParamError
 from nnde.results import Results, ResultsWriter
 from nnde.stage import StageOutputs
 from reproductions.chen.spiral import claims, experiment, figures
 
+from .conftest import stage_params
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def params(section: str, profile: str = "small") -> dict:
-    """The stage's parameters at ``profile`` from params.yaml (common merged under it)."""
-    node = yaml.safe_load((ROOT / "params.yaml").read_text())["chen"][section]
-    return {**node["common"], **node[profile]}
+    return stage_params("chen", section, profile)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _res(log, balance, ratio=0.5, iterations=10):

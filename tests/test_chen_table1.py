@@ -28,13 +28,7 @@ KINDS = ("mlp", "resnet", "rknet", "odenet")
 IDS = ("odenet_close_to_resnet", "mlp_worst", "odenet_least_memory")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _profile(section, profile):

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from nnde.errors import ParamError
 from nnde.models.chen import LatentODE, RNNBaseline, make_spirals, sample_observations
@@ -19,22 +18,16 @@ from nnde.results import Results, ResultsWriter
 from nnde.stage import StageOutputs
 from reproductions.chen.table2 import claims, experiment, figures
 
+from .conftest import stage_params
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def params(section: str, profile: str = "small") -> dict:
-    """The stage's parameters at ``profile`` from params.yaml (common merged under it)."""
-    node = yaml.safe_load((ROOT / "params.yaml").read_text())["chen"][section]
-    return {**node["common"], **node[profile]}
+    return stage_params("chen", section, profile)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _res(runs: pd.DataFrame, converged: bool = True) -> Results:
