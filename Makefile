@@ -24,12 +24,13 @@ repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 	@echo "Report: $(CURDIR)/reports/index.html"
 
-# Two pytest-xdist workers (one per core of the reference 2-core machine); tests that
-# share the tiny pipeline copy run on one worker (see tests/conftest.py). TEST_WORKERS=0
-# runs serially.
+# Two pytest-xdist workers (one per core of the reference 2-core machine), each test file
+# on one worker (the paper-profile runs of one file build on each other); the tiny
+# pipeline is built once and copied per worker (tests/conftest.py). TEST_WORKERS=0 runs
+# serially.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src reproductions benchmarks tests

@@ -81,14 +81,36 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 1200):
     return out
 
 
-@pytest.fixture(scope="session")
-def pipeline_repo(tmp_path_factory) -> Path:
-    """A copy of the repository in which `dvc repro` has run once (tiny profile)."""
-    root = copy_repo(tmp_path_factory.mktemp("repo"))
+def _build_pipeline_repo(dest: Path) -> Path:
+    root = copy_repo(dest)
     set_profile(root, "tiny")
     out = run(["dvc", "repro"], root)
     root.joinpath(".first-repro.log").write_text(out.stdout + out.stderr)
     return root
+
+
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory) -> Path:
+    """A copy of the repository in which `dvc repro` has run once (tiny profile).
+
+    Under pytest-xdist the pipeline runs once for all workers (the first to need it
+    builds it under a file lock in the run's shared temporary folder) and each worker
+    gets its own copy of the built repository, so no worker sees another's changes."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return _build_pipeline_repo(tmp_path_factory.mktemp("repo"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every worker of a run
+    built = shared / "pipeline-repo"
+    with FileLock(str(shared / "pipeline-repo.lock")):
+        if not (built / ".first-repro.log").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir()
+            _build_pipeline_repo(built)
+    mine = tmp_path_factory.mktemp("repo")
+    shutil.copytree(built, mine, symlinks=True, dirs_exist_ok=True)
+    return mine
 
 
 @pytest.fixture(scope="session")
@@ -97,18 +119,6 @@ def artifacts_dir() -> Path:
     d.mkdir(parents=True, exist_ok=True)
     return d
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers), tests that share an expensive
-    fixture run on one worker, so the fixture is built once: every test of the tiny
-    pipeline copy, and the paper-profile runs (which share their data folder)."""
-    groups = {"pipeline_repo": "pipeline", "paper_dir": "paper_profiles"}
-    for item in items:
-        for fixture, group in groups.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
 
 
 def stage_params(paper: str, stage: str, profile: str = "small") -> dict:
