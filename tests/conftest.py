@@ -27,6 +27,11 @@ def tool_env() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("OMP_NUM_THREADS", "2")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # the workers already fill the cores: a stage run by one of them takes one core
+        # ("threads: auto"), or two multi-threaded solvers thrash each other
+        env["OMP_NUM_THREADS"] = "1"
+        env["NNDE_MAX_THREADS"] = "1"
     return env
 
 

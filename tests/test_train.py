@@ -207,3 +207,16 @@ def test_threads_auto_uses_the_available_cores(monkeypatch):
     assert train.resolve_threads(3) == 3
     with pytest.raises(ParamError):
         train.resolve_threads("many")
+
+
+def test_max_threads_caps_the_available_cores(monkeypatch):
+    from nnde import train
+
+    monkeypatch.delenv("NNDE_MAX_THREADS", raising=False)
+    n = train.available_cores()
+    monkeypatch.setenv("NNDE_MAX_THREADS", "1")
+    assert train.available_cores() == 1
+    monkeypatch.setenv("NNDE_MAX_THREADS", str(n + 5))  # a cap above the cores changes nothing
+    assert train.available_cores() == n
+    monkeypatch.setenv("NNDE_MAX_THREADS", "lots")  # not a count: ignored
+    assert train.available_cores() == n

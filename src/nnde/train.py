@@ -35,11 +35,15 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    """The CPU cores this process may run on (its affinity mask where the OS has one),
+    at most ``NNDE_MAX_THREADS`` when that is set (a shared machine, or processes run
+    side by side, such as the test suite's workers)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        n = max(1, os.cpu_count() or 1)
+    cap = os.environ.get("NNDE_MAX_THREADS", "")
+    return min(n, int(cap)) if cap.isdigit() and int(cap) > 0 else n
 
 
 def resolve_threads(n: int | str | None, workers: int = 1) -> int:
