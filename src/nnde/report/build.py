@@ -227,9 +227,9 @@ def scorecard(stages: list[Stage]) -> tuple[list[dict], dict]:
     return rows, counts
 
 
-def render(root: str | os.PathLike = ".") -> str:
+def render(root: str | os.PathLike = ".", stages: list[Stage] | None = None) -> str:
     root = Path(root)
-    stages = collect_stages(root)
+    stages = collect_stages(root) if stages is None else stages
     rows, counts = scorecard(stages)
     papers = []
     for key, (citation, summary) in PAPERS.items():
@@ -275,9 +275,10 @@ def verdict_counts(stages: list[Stage]) -> dict:
 
 def build(root: str | os.PathLike = ".", out: str | os.PathLike = "reports/index.html") -> Path:
     """Render the report to ``out`` and the verdict counts to ``verdicts.json`` beside it."""
-    html = render(root)
+    stages = collect_stages(Path(root))
+    html = render(root, stages)
     out = Path(root) / out
     atomic_write_text(out, html)
-    counts = verdict_counts(collect_stages(Path(root)))
+    counts = verdict_counts(stages)
     atomic_write_text(out.with_name("verdicts.json"), json.dumps(counts, indent=2) + "\n")
     return out
