@@ -30,11 +30,22 @@ from typing import Any
 #: "inconclusive": the models a comparison rests on did not reach the floor the claim
 #: states (they did not learn, or did not converge), so the data say nothing either way.
 VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
-#: "experiment": evidence about the paper (a trained or measured outcome that could have
-#: come out otherwise); "check": a consequence of mathematics or of how we built the
-#: experiment (an identity, a weight count), worth showing because it tests our code, but
-#: not evidence about the paper. The scorecard counts the two apart.
+#: The kind of a claim, by a written criterion (:data:`KIND_CRITERION`). The scorecard
+#: counts the two apart.
 CLAIM_KINDS = ("experiment", "check")
+
+#: The criterion every claim's ``kind`` follows.
+KIND_CRITERION = (
+    "A claim is a check when it holds for any weights and any data: an identity, a "
+    "property of a construction (a weight or saved-tensor count, a fixed matrix) or of a "
+    "solver (a convergence order, the steps an adaptive method takes on an untrained "
+    "field). It tests our code but is not evidence about the paper. A claim is an "
+    "experiment when trained models or measured data could have made it come out "
+    "otherwise. A property that already holds at initialisation is a check, unless it "
+    "is judged on the change that training makes.")
+
+#: Two standard errors: a difference decides a comparison only beyond this many.
+Z_DECIDE = 2.0
 
 
 
@@ -51,6 +62,9 @@ class Claim:
     verdict: str
     note: str = ""
     kind: str = "experiment"
+    #: the model (or method) the claim is about, and the ones it is compared with
+    subject: str = ""
+    reference: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -70,25 +84,156 @@ def check(
     partly: bool = False,
     note: str = "",
     kind: str = "experiment",
-    competent: bool = True,
+    subject: str = "",
+    reference: str = "",
+    subject_ok: bool = True,
+    reference_ok: bool = True,
     floor: str = "",
+    decided: bool = True,
+    competent: bool = True,
 ) -> Claim:
     """Make a :class:`Claim` whose verdict follows from ``passed`` (and ``partly``).
 
-    A comparison between trained models first checks each model against a floor the
-    claim states (``floor``, e.g. "each model beats predicting the majority class by
-    10 pp"); ``competent=False`` (some model is below it) makes the verdict
-    ``inconclusive`` whatever ``passed`` says, and the floor is added to the rule."""
+    A comparison names its ``subject`` (the model or method the paper makes the claim
+    about) and its ``reference`` (what it is compared with), and checks each against
+    the floor the claim states (``floor``, measured on the task's own scale from
+    baselines of the same run). The verdict is decided in this order:
+
+    1. a reference below its floor (``reference_ok=False``): "inconclusive", the
+       comparison cannot be made;
+    2. the subject below its floor (``subject_ok=False``): "not reproduced", the method
+       did not deliver under this protocol (the note says so);
+    3. a difference within its noise (``decided=False``, see :func:`compare`):
+       "inconclusive";
+    4. otherwise "reproduced" if ``passed``, "partly" if ``partly``, else "not reproduced".
+
+    ``competent=False`` is the older spelling of ``reference_ok=False``."""
     passed, partly = bool(passed), bool(partly)
+    reference_ok = bool(reference_ok) and bool(competent)
     if floor:
-        rule = f"{rule}. Floor: {floor}; below it the verdict is inconclusive"
-    if not competent:
+        rule = (f"{rule}. Floor: {floor}; a reference below it makes the verdict "
+                "inconclusive, the subject below it makes it not reproduced")
+    lead = ""
+    if not reference_ok:
         verdict = "inconclusive"
-        note = " ".join(t for t in ("A model is below the floor the claim states, so the "
-                                    "comparison says nothing about the paper.", note) if t)
+        lead = (f"The reference{' (' + reference + ')' if reference else ''} is below the "
+                "floor the claim states, so the comparison cannot be made.")
+    elif not subject_ok:
+        verdict = "not reproduced"
+        lead = (f"The subject{' (' + subject + ')' if subject else ''} is below the floor "
+                "the claim states: the method did not deliver under this protocol.")
+    elif not decided:
+        verdict = "inconclusive"
+        lead = "The difference is within its noise, so the data do not decide the claim."
     else:
         verdict = "reproduced" if passed else ("partly" if partly else "not reproduced")
-    return Claim(id, statement, str(paper), str(ours), rule, verdict, note, kind)
+    note = " ".join(t for t in (lead, note) if t)
+    return Claim(id, statement, str(paper), str(ours), rule, verdict, note, kind,
+                 subject, reference)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The difference of two means, ``a − b``, with its uncertainty (:func:`compare`)."""
+
+    diff: float
+    #: standard error of ``diff`` from the spread over seeds (nan with one seed per side)
+    se_seeds: float
+    #: standard error from the evaluation set's own sampling (0 when not a rate)
+    se_eval: float
+    n_seeds: int
+    z: float = Z_DECIDE
+
+    @property
+    def se(self) -> float:
+        s = self.se_seeds if math.isfinite(self.se_seeds) else 0.0
+        return math.hypot(s, self.se_eval)
+
+    @property
+    def decided(self) -> bool:
+        """``|diff|`` exceeds ``z`` standard errors (never with the seed spread unknown
+        and no other noise estimate)."""
+        if not math.isfinite(self.se_seeds) and self.se_eval == 0:
+            return False
+        return abs(self.diff) > self.z * self.se
+
+    def exceeds(self, margin: float = 0.0) -> bool:
+        """``diff − margin`` is positive beyond the noise (``a`` larger than ``b`` by
+        more than ``margin``)."""
+        return self.diff - margin > self.z * self.se
+
+    def below(self, margin: float = 0.0) -> bool:
+        """``diff + margin`` is negative beyond the noise."""
+        return self.diff + margin < -self.z * self.se
+
+    def seeds_needed(self) -> int | None:
+        """Seeds per side at which the observed difference would decide (the seed
+        variance taken as observed); None when the evaluation set's error alone is too
+        large (more evaluation examples are needed) or the seed spread is unknown."""
+        if not math.isfinite(self.se_seeds) or self.diff == 0:
+            return None
+        room = (abs(self.diff) / self.z) ** 2 - self.se_eval ** 2
+        if room <= 0:
+            return None
+        var_one = self.se_seeds ** 2 * self.n_seeds  # variance of the difference, 1 seed
+        return max(self.n_seeds, math.ceil(var_one / room))
+
+    def text(self, unit: str = "", digits: int = 2) -> str:
+        """E.g. "difference 0.33 ± 0.38 pp (2 SE over 3 seeds and the test set's sampling);
+        within the noise: about 9 seeds per model would decide it"."""
+        u = f" {unit}" if unit else ""
+        src = []
+        if math.isfinite(self.se_seeds):
+            src.append(f"{self.n_seeds} seeds")
+        else:
+            src.append("one seed, spread unknown")
+        if self.se_eval:
+            src.append("the evaluation set's sampling")
+        out = (f"difference {fmt(self.diff, digits)} ± {fmt(self.z * self.se, digits)}{u} "
+               f"({fmt(self.z, 2)} SE: {' and '.join(src)})")
+        if self.decided:
+            return out
+        need = self.seeds_needed()
+        if need is not None:
+            return out + f"; within the noise: about {need} seeds per model would decide it"
+        if self.se_eval and math.isfinite(self.se_seeds):
+            return out + ("; within the noise of the evaluation set itself: a larger "
+                          "evaluation set is needed")
+        return out + "; within the noise"
+
+
+def _mean_var(xs) -> tuple[float, float, int]:
+    vals = [float(x) for x in xs]
+    n = len(vals)
+    if n == 0:
+        raise ValueError("compare() needs at least one value per side")
+    m = sum(vals) / n
+    var = sum((v - m) ** 2 for v in vals) / (n - 1) if n > 1 else float("nan")
+    return m, var, n
+
+
+def compare(a, b, *, eval_n: int | None = None, rate: float | None = None,
+            z: float = Z_DECIDE) -> Comparison:
+    """``mean(a) − mean(b)`` of two lists of per-seed values, with a standard error from
+    the seed spread (sample variances over seeds, each mean's error added) and, when the
+    values are rates measured on one evaluation set of ``eval_n`` examples, that set's
+    binomial sampling error (``rate``: the value of a rate of 1, e.g. 100 for percent).
+    ``b`` may be a single number (a fixed reference: the paper's value, a bound)."""
+    ma, va, na = _mean_var(a)
+    if isinstance(b, (int, float)):
+        mb, vb, nb = float(b), 0.0, na
+    else:
+        mb, vb, nb = _mean_var(b)
+    seeds = math.sqrt(va / na + vb / nb) if (na > 1 and (nb > 1 or vb == 0)) else float("nan")
+    se_eval = 0.0
+    if eval_n:
+        if rate is None:
+            raise ValueError("compare(eval_n=...) needs rate= (100 for percent, 1 for fractions)")
+        for m, is_fixed in ((ma, False), (mb, isinstance(b, (int, float)))):
+            if not is_fixed:
+                p = min(max(m / rate, 0.0), 1.0)
+                se_eval = math.hypot(se_eval, rate * math.sqrt(p * (1 - p) / eval_n))
+    return Comparison(ma - mb, seeds, se_eval, min(na, nb), z)
 
 
 def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None,

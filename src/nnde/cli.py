@@ -51,6 +51,17 @@ def _cmd_sweeps(args: argparse.Namespace) -> None:
           "data/sweeps/; run `nnde report` to show them")
 
 
+def _cmd_verdicts(args: argparse.Namespace) -> None:
+    """``nnde verdicts diff A B``: the claims of two runs side by side."""
+    from .verdicts import diff_runs, format_diff, load_run
+
+    d = diff_runs(load_run(args.a, args.root), load_run(args.b, args.root))
+    if args.json:
+        print(json.dumps({"rows": d.rows, "only_a": d.only_a, "only_b": d.only_b}, indent=2))
+    else:
+        print(format_diff(d, args.a, args.b, show_all=args.all))
+
+
 def _cmd_bench(args: argparse.Namespace) -> None:
     """``nnde bench compare|peers|report|history``: see ``nnde.bench``."""
     from .bench.cli import run
@@ -78,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "seeds) into data/sweeps/ for the report")
     sw.add_argument("--root", default=".")
     sw.set_defaults(func=_cmd_sweeps)
+    v = sub.add_parser("verdicts", help="compare the claims of two runs (fresh seeds, "
+                       "another machine or commit)")
+    vsub = v.add_subparsers(dest="verdicts_command", metavar="ACTION", required=True)
+    vd = vsub.add_parser("diff", help="which verdicts two runs agree on; a run is a "
+                         "directory holding data/*/*.claims.json, a git revision or a DVC "
+                         "experiment name")
+    vd.add_argument("a", help="first run (e.g. HEAD, a directory, an experiment name)")
+    vd.add_argument("b", help="second run")
+    vd.add_argument("--root", default=".", help="the repository that resolves revisions")
+    vd.add_argument("--all", action="store_true", help="list every claim, not only changes")
+    vd.add_argument("--json", action="store_true", help="machine-readable rows")
+    vd.set_defaults(func=_cmd_verdicts)
     from .bench.cli import add_parser as _add_bench_parser
 
     _add_bench_parser(sub, _cmd_bench)
