@@ -109,7 +109,53 @@ def test_scorecard_counts_experiments_checks_and_inconclusive_apart(tmp_path):
     assert counts["check"]["reproduced"] == 1 and sum(counts["check"].values()) == 1
     html = render(tmp_path)
     assert 'class="verdict v-inconclusive">inconclusive: 1' in html
-    assert "<caption>Checks</caption>" in html
+    assert '<span class="kind">check</span> an identity' in html
+    # the per-paper tally counts the kinds apart
+    assert "experiments: " in html and "checks: " in html
+
+
+def _stage_with(root, notes, stage="mix", long_ours=""):
+    with StageOutputs("chen", stage, "T", data_root=root / "data",
+                      figure_root=root / "reports/figures") as out:
+        out.claims([check(f"e{i}", f"claim {i}", paper="p", ours=long_ours or f"o{i}",
+                          rule=f"rule {i}", passed=True, note=n, subject="ODE-Net",
+                          reference="ResNet")
+                    for i, n in enumerate(notes)])
+
+
+def test_scorecard_rows_are_short_link_both_ways_and_hold_the_details(tmp_path):
+    long = "0.42 % " + "and a long explanation of the measurement " * 5
+    _stage_with(tmp_path, ["Data: MNIST-1D (a long paragraph). Seed 2 failed.",
+                           "Data: MNIST-1D (a long paragraph)."], long_ours=long)
+    html = render(tmp_path)
+    sc = html[html.index('<section id="scorecard">'):html.index('<section id="he"')
+              if '<section id="he"' in html else html.index('<section id="chen"')]
+    # the row: short "ours" with the full text one click away (a <details>, no script)
+    assert "<details><summary>claim 0</summary>" in sc and "<script" not in html
+    assert " …</td>" in sc and long.strip() in sc
+    assert "<b>Subject:</b> ODE-Net; <b>reference:</b> ResNet" in sc
+    # anchors both ways: scorecard row → claim in its section → back
+    for i in range(2):
+        assert f'href="#claim-chen-mix-e{i}"' in sc and f'id="sc-chen-mix-e{i}"' in sc
+        assert f'id="claim-chen-mix-e{i}"' in html and f'href="#sc-chen-mix-e{i}"' in html
+    # a note every claim repeats is said once per stage, not per row
+    assert html.count("Data: MNIST-1D (a long paragraph).") == 1
+    assert "On every claim of this stage:" in html and "Seed 2 failed." in sc
+    assert 'id="how-to-read"' in html and "inconclusive" in html
+
+
+def test_report_shows_a_second_runs_verdicts(tmp_path):
+    from nnde.report.build import build
+
+    _stage_with(tmp_path, ["", ""])
+    other = tmp_path / "other"
+    with StageOutputs("chen", "mix", "T", data_root=other / "data",
+                      figure_root=other / "reports/figures") as out:
+        out.claims([check("e0", "c", paper="p", ours="o", rule="r", passed=True),
+                    check("e1", "c", paper="p", ours="o", rule="r", passed=False)])
+    build(tmp_path, compare=str(other))
+    html = (tmp_path / "reports/index.html").read_text()
+    assert "experiments 1/2 verdicts agree" in html
 
 
 def test_verdict_counts_are_written_beside_the_report(tmp_path):

@@ -12,7 +12,7 @@ from .errors import NndeError
 def _cmd_report(args: argparse.Namespace) -> None:
     from .report import build
 
-    out = build(args.root, args.out)
+    out = build(args.root, args.out, compare=args.compare)
     print(f"report written to {out}")
 
 
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="render reports/index.html from the stages' outputs")
     r.add_argument("--root", default=".", help="repository root (default: .)")
     r.add_argument("--out", default="reports/index.html", help="output path, relative to root")
+    r.add_argument("--compare", default=None, metavar="RUN",
+                   help="show a second run's verdicts beside ours (a directory, git "
+                   "revision or DVC experiment name, as for `nnde verdicts diff`)")
     r.set_defaults(func=_cmd_report)
     ls = sub.add_parser("list", help="list the registered integrators, fields and layers")
     ls.set_defaults(func=_cmd_list)

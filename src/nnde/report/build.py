@@ -83,6 +83,8 @@ class Stage:
     params: dict
     convergence: dict | None = None
     wall_seconds: float | None = None
+    common_note: str = ""  # sentences every claim's note repeats (set by the scorecard)
+    claim_rows: list | None = None  # the claims as scorecard rows (set by render)
 
 
 def _load_json(path: Path) -> dict:
@@ -211,15 +213,84 @@ def provenance(root: Path) -> dict:
     }
 
 
-def scorecard(stages: list[Stage]) -> tuple[list[dict], dict]:
+#: "How to read a verdict", shown in the report (the README says the same).
+HOW_TO_READ = [
+    ("reproduced", "our number agrees with the paper's by the claim's stated rule, and the "
+     "difference it rests on is larger than its noise."),
+    ("partly", "the rule's weaker form holds (e.g. the trend but not the size, or one of "
+     "two comparisons)."),
+    ("not reproduced", "the data contradict the claim beyond their noise, or the model the "
+     "claim is about (its subject) did not learn under this protocol."),
+    ("inconclusive", "the data cannot decide: a model the subject is compared with (its "
+     "reference) is below the floor the claim states, or the difference is within its "
+     "noise; the note says how many seeds or test examples would decide it."),
+]
+HOW_TO_READ_TEXT = [
+    "Experiments are trained or measured outcomes that could have come out otherwise: they "
+    "are the suite's result. Checks hold for any weights and data (an identity, a weight "
+    "count, a solver's order); they test our code and are counted apart.",
+    "A floor is the least a model must reach before a comparison means anything, measured "
+    "on the task's own scale in the same run (the majority class, the initial model, a "
+    "published baseline).",
+    "Noise: each comparison is decided only when its difference exceeds two standard errors, "
+    "from the spread over seeds and, for error rates, from the test set's own sampling. "
+    "`nnde verdicts diff` compares the verdicts of two runs, e.g. on two sets of seeds "
+    "(`dvc exp run -S seed_offset=1000`).",
+]
+#: a scorecard cell longer than this is shortened (the full text is one click away)
+SHORT = 72
+
+
+def _short(text: str, limit: int = SHORT) -> str:
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:(")
+    return cut + " …"
+
+
+def _sentences(note: str) -> list[str]:
+    out, cur = [], ""
+    for part in note.replace("\n", " ").split(". "):
+        cur = f"{cur}. {part}" if cur else part
+        if cur.count("(") == cur.count(")"):
+            out.append(cur.strip())
+            cur = ""
+    if cur:
+        out.append(cur.strip())
+    return [x if x.endswith((".", "!", "?")) else x + "." for x in out if x]
+
+
+def stage_notes(claims: list[dict]) -> tuple[str, dict[str, str]]:
+    """Sentences that every claim of a stage (two or more) repeats in its note, once, and
+    each claim's note without them."""
+    notes = {c["id"]: _sentences(c.get("note") or "") for c in claims}
+    if len(claims) < 2:
+        return "", {k: " ".join(v) for k, v in notes.items()}
+    common = [x for x in next(iter(notes.values())) if all(x in v for v in notes.values())]
+    rest = {k: " ".join(x for x in v if x not in common) for k, v in notes.items()}
+    return " ".join(common), rest
+
+
+def scorecard(stages: list[Stage], other: dict | None = None) -> tuple[list[dict], dict]:
     """All claims as rows, and the verdict counts per kind: ``{"experiment": {verdict: n},
     "check": {verdict: n}}``. Experiments are the suite's result; checks (identities,
-    counts) are listed apart."""
+    counts) are listed apart. ``other``: a second run's claims (:func:`nnde.verdicts.
+    load_run`), shown beside each verdict."""
     rows = []
     for s in stages:
+        common, notes = stage_notes(s.claims)
+        s.common_note = common
         for c in s.claims:
+            key = f"{s.paper}.{s.stage}.{c['id']}"
+            o = (other or {}).get(key)
             rows.append({"paper": s.paper, "stage": s.stage, "anchor": f"{s.paper}-{s.stage}",
-                         **c})
+                         "claim_anchor": f"claim-{s.paper}-{s.stage}-{c['id']}",
+                         "row_anchor": f"sc-{s.paper}-{s.stage}-{c['id']}",
+                         **c, "note": notes.get(c["id"], c.get("note", "")),
+                         "paper_short": _short(c.get("paper_value", "")),
+                         "ours_short": _short(c.get("our_value", "")),
+                         "other_verdict": o["verdict"] if o else None})
     counts = {}
     for kind in CLAIM_KINDS:
         n = Counter(r["verdict"] for r in rows if r.get("kind", "experiment") == kind)
@@ -227,10 +298,18 @@ def scorecard(stages: list[Stage]) -> tuple[list[dict], dict]:
     return rows, counts
 
 
-def render(root: str | os.PathLike = ".", stages: list[Stage] | None = None) -> str:
+def _tally(rows: list[dict]) -> dict:
+    return {kind: {v: n for v in VERDICTS
+                   if (n := sum(1 for r in rows if r.get("kind", "experiment") == kind
+                                and r["verdict"] == v))}
+            for kind in CLAIM_KINDS}
+
+
+def render(root: str | os.PathLike = ".", stages: list[Stage] | None = None,
+           other: dict | None = None, other_name: str = "") -> str:
     root = Path(root)
     stages = collect_stages(root) if stages is None else stages
-    rows, counts = scorecard(stages)
+    rows, counts = scorecard(stages, other)
     papers = []
     for key, (citation, summary) in PAPERS.items():
         ps = [s for s in stages if s.paper == key]
@@ -241,6 +320,20 @@ def render(root: str | os.PathLike = ".", stages: list[Stage] | None = None) -> 
     for key in extra:
         papers.append({"key": key, "citation": key, "summary": "",
                        "stages": [s for s in stages if s.paper == key]})
+    for p in papers:
+        p["rows"] = [r for r in rows if r["paper"] == p["key"]]
+        p["tally"] = _tally(p["rows"])
+        p["short"] = p["citation"].split(" (")[0].split(",")[0] + (
+            " et al." if p["citation"].count(",") > 1 else "")
+    for s in stages:
+        s.claim_rows = [r for r in rows if r["paper"] == s.paper and r["stage"] == s.stage]
+    agreement = None
+    if other is not None:
+        both = [r for r in rows if r["other_verdict"] is not None]
+        agreement = {kind: (sum(1 for r in both if r["kind"] == kind
+                                and r["verdict"] == r["other_verdict"]),
+                            sum(1 for r in both if r["kind"] == kind))
+                     for kind in CLAIM_KINDS}
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("nnde.report", "templates"),
         autoescape=True,
@@ -253,7 +346,8 @@ def render(root: str | os.PathLike = ".", stages: list[Stage] | None = None) -> 
              for s in stages if s.wall_seconds is not None]
     return env.get_template("index.html").render(
         papers=papers, rows=rows, counts=counts, prov=provenance(root), css=css, times=times,
-        total_seconds=sum(t["seconds"] for t in times),
+        total_seconds=sum(t["seconds"] for t in times), how_to_read=HOW_TO_READ,
+        how_to_read_text=HOW_TO_READ_TEXT, agreement=agreement, other_name=other_name,
     )
 
 
@@ -273,10 +367,18 @@ def verdict_counts(stages: list[Stage]) -> dict:
     return out
 
 
-def build(root: str | os.PathLike = ".", out: str | os.PathLike = "reports/index.html") -> Path:
-    """Render the report to ``out`` and the verdict counts to ``verdicts.json`` beside it."""
+def build(root: str | os.PathLike = ".", out: str | os.PathLike = "reports/index.html",
+          compare: str | None = None) -> Path:
+    """Render the report to ``out`` and the verdict counts to ``verdicts.json`` beside it.
+    ``compare``: a second run (a directory, git revision or DVC experiment name, see
+    :mod:`nnde.verdicts`) whose verdicts the scorecard shows beside ours."""
     stages = collect_stages(Path(root))
-    html = render(root, stages)
+    other = None
+    if compare:
+        from ..verdicts import load_run
+
+        other = load_run(compare, root)
+    html = render(root, stages, other, compare or "")
     out = Path(root) / out
     atomic_write_text(out, html)
     counts = verdict_counts(stages)
