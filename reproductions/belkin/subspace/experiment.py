@@ -6,6 +6,7 @@ basis and start) and ``ridge.csv`` (one row per seed, M and λ)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -29,6 +30,8 @@ class Config:
     gd_repeats: int
     gd_factor: float
     gd_iterations: int
+    gd_tol: float
+    gd_max_iterations: int
     init_scale: float
     max_factor: float
     lambdas: tuple[float, ...]
@@ -50,6 +53,8 @@ def read_config(p: Mapping) -> Config:
     gd_repeats = get_number(p, "gd_repeats", sec, kind=int, ge=1)
     gd_factor = get_number(p, "gd_factor", sec, gt=1)
     gd_iterations = get_number(p, "gd_iterations", sec, kind=int, ge=1)
+    gd_tol = get_number(p, "gd_tol", sec, gt=0, le=0.1)
+    gd_max_iterations = get_number(p, "gd_max_iterations", sec, kind=int, ge=1)
     init_scale = get_number(p, "init_scale", sec, gt=0)
     max_factor = get_number(p, "max_factor", sec, gt=1)
     lambdas = get_list(p, "lambdas", positive_float, sec)
@@ -58,8 +63,9 @@ def read_config(p: Mapping) -> Config:
     M_max = int(round(max_factor * n))
     if gd_M <= n:
         raise ParamError(f"{sec}.gd_factor", "gives M ≤ n; gradient descent needs M > n")
-    return Config(n, noise, seed, repeats, gd_repeats, gd_factor, gd_iterations, init_scale,
-                  max_factor, tuple(lambdas), test_points, gd_M, M_max)
+    return Config(n, noise, seed, repeats, gd_repeats, gd_factor, gd_iterations, gd_tol,
+                  gd_max_iterations, init_scale, max_factor, tuple(lambdas), test_points,
+                  gd_M, M_max)
 
 
 def checkpoints(iterations: int, per_decade: int = 20) -> np.ndarray:
@@ -88,11 +94,41 @@ def null_projector(A):
     return np.eye(A.shape[1]) - np.linalg.pinv(A) @ A
 
 
-def gd_experiment(n, noise, seeds, M, iterations, init_scale):
+#: The Legendre runs stop where the contraction bound guarantees a relative distance of
+#: ``gd_tol / GD_MARGIN``: the rounding of ``w*`` and of the iterates stays far below it.
+GD_MARGIN = 100.0
+
+
+def contraction_steps(A, e0: float, target: float, lr: float | None = None) -> int:
+    """Steps after which gradient descent on ``½‖A w − y‖²`` (step ``lr``, default
+    ``1/σ_max²``) is guaranteed within ``target`` of its limit, starting ``e0`` from it.
+
+    The error ``w_t − w_lim`` lies in the row space of ``A`` and shrinks there by at
+    least ``q = 1 − lr·σ_min²`` per step (``σ_min`` the smallest non-zero singular
+    value; ``q = 1 − 1/κ²`` at the default step), so ``t ≥ ln(target/e0) / ln q``
+    suffices. The count follows the conditioning: a fixed count fails at a large κ."""
+    s = np.linalg.svd(A, compute_uv=False)
+    s = s[s > s[0] * max(A.shape) * np.finfo(float).eps]
+    if lr is None:
+        lr = 1.0 / s[0] ** 2
+    if e0 <= target:
+        return 0
+    q = 1.0 - lr * s[-1] ** 2
+    if q <= 0:
+        return 1
+    return int(math.ceil(math.log(target / e0) / math.log(q)))
+
+
+def gd_experiment(n, noise, seeds, M, iterations, init_scale, tol: float = 1e-6,
+                  max_iterations: int = 10_000_000):
     """Distances of gradient-descent iterates to the minimum-norm solution ``w*`` and to
     ``w* + P_null w₀``, for starts at zero and at a random ``w₀``; tidy rows, plus a
-    per-run summary."""
-    rec = checkpoints(iterations)
+    per-run summary.
+
+    In the Legendre basis each run takes the steps its contraction bound needs to get
+    within ``tol / GD_MARGIN × ‖w*‖`` of its limit (:func:`contraction_steps`), at most
+    ``max_iterations``; the monomial runs (a contrast: far too ill-conditioned to get
+    there) take ``iterations`` steps."""
     rows, summary = [], []
     for seed in seeds:
         x, y = sample(n, noise, seed)
@@ -100,6 +136,7 @@ def gd_experiment(n, noise, seeds, M, iterations, init_scale):
             A = design(x, M, basis)
             w_star = np.linalg.pinv(A) @ y
             scale = np.linalg.norm(w_star)
+            s = np.linalg.svd(A, compute_uv=False)
             starts = {"zero": np.zeros(M)}
             if basis == "legendre":
                 rng = np.random.default_rng(10_000 + seed)
@@ -107,7 +144,14 @@ def gd_experiment(n, noise, seeds, M, iterations, init_scale):
             for start, w0 in starts.items():
                 w0_null = null_projector(A) @ w0
                 w_lim = w_star + w0_null
-                w, snaps = gradient_descent(A, y, w0, iterations, rec)
+                e0 = float(np.linalg.norm(w0 - w_lim))
+                if basis == "legendre":
+                    need = contraction_steps(A, e0, tol / GD_MARGIN * scale)
+                    steps = max(1, min(need, max_iterations))
+                else:
+                    need, steps = None, iterations
+                rec = checkpoints(steps)
+                w, snaps = gradient_descent(A, y, w0, steps, rec)
                 for t, wt in snaps.items():
                     rows.append(
                         {
@@ -120,7 +164,7 @@ def gd_experiment(n, noise, seeds, M, iterations, init_scale):
                             "train_mse": float(np.mean((A @ wt - y) ** 2)),
                         }
                     )
-                s = np.linalg.svd(A, compute_uv=False)
+                q = 1.0 - (s[-1] / s[0]) ** 2
                 summary.append(
                     {
                         "seed": seed,
@@ -128,6 +172,9 @@ def gd_experiment(n, noise, seeds, M, iterations, init_scale):
                         "start": start,
                         "M": M,
                         "cond": float(s[0] / s[-1]),
+                        "iterations": int(steps),
+                        "iterations_needed": math.nan if need is None else int(need),
+                        "bound_rel_dist_limit": float(q ** steps * e0 / scale),
                         "norm_min_norm": float(scale),
                         "norm_null_start": float(np.linalg.norm(w0_null)),
                         "final_dist_min_norm": float(np.linalg.norm(w - w_star)),
@@ -188,7 +235,8 @@ def run(config: Config, out: ResultsWriter) -> None:
     out.json("config", asdict(c))
     seeds = c.seeds
     traj, gd_sum = gd_experiment(c.n, c.noise, seeds[: c.gd_repeats], c.gd_M,
-                                 c.gd_iterations, c.init_scale)
+                                 c.gd_iterations, c.init_scale, c.gd_tol,
+                                 c.gd_max_iterations)
     out.frame("gd", traj)
     out.frame("gd_summary", gd_sum)
     out.frame("ridge", ridge_sweep(c.n, c.noise, seeds, list(range(1, c.M_max + 1)),
