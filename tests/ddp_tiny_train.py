@@ -36,15 +36,18 @@ def main() -> None:
     ap.add_argument("--sleep", type=float, default=0.0)
     ap.add_argument("--nan", action="store_true")
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--batchnorm", action="store_true")
+    ap.add_argument("--sync-batchnorm", action="store_true")
     a = ap.parse_args()
     x, y = blobs(a.n, 0)
     if a.nan:
         x[3] = float("nan")
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Dropout(a.dropout), nn.Linear(32, 3))
+    model = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32) if a.batchnorm else nn.Identity(),
+                          nn.Tanh(), nn.Dropout(a.dropout), nn.Linear(32, 3))
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=0.05, seed=1, progress=False,
                       stage="tests.ddp", model_name="mlp", checkpoint=a.checkpoint,
-                      resume=a.resume)
+                      resume=a.resume, sync_batchnorm=a.sync_batchnorm)
     hist = train_classifier(model, x, y, cfg, on_epoch=lambda m, e: time.sleep(a.sleep) or {})
     d = distributed.info()
     with StageOutputs("ddp", "tiny", "tiny", data_root=Path(a.out),

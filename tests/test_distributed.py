@@ -53,6 +53,28 @@ def test_two_process_gloo_matches_single_process(tmp_path):
     assert "written by rank 0 of 2" in section["text"]
 
 
+def test_batchnorm_statistics_per_process_unless_synchronised(tmp_path):
+    """Each process normalises with its own shard's BatchNorm statistics: two processes
+    then train other weights than one process does (the README and the report's
+    provenance say so). Synchronised BatchNorm is torch's GPU-only SyncBatchNorm: asked
+    for on CPUs it stops with a message naming the parameter, and writes nothing."""
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    launch(["--out", str(single), "--batchnorm"])
+    launch(["--out", str(multi), "--batchnorm"], nproc=2)
+    a, b = weights(single), weights(multi)
+    assert max((a[k].float() - b[k].float()).abs().max() for k in a) > 1e-4
+    # single-process: the option changes nothing (there is nothing to synchronise)
+    launch(["--out", str(tmp_path / "single_sync"), "--batchnorm", "--sync-batchnorm"])
+    c = weights(tmp_path / "single_sync")
+    for k in a:
+        torch.testing.assert_close(a[k], c[k])
+    bad = tmp_path / "sync_cpu"
+    out = launch(["--out", str(bad), "--batchnorm", "--sync-batchnorm"], nproc=2, check=False)
+    assert out.returncode != 0
+    assert "'sync_batchnorm' needs CUDA devices" in out.stderr
+    assert not any(bad.rglob("*.pt"))
+
+
 def test_world_size_that_does_not_divide_the_batch_fails_clearly(tmp_path):
     out = launch(["--out", str(tmp_path), "--batch", "33"], nproc=2, check=False)
     assert out.returncode != 0

@@ -504,17 +504,21 @@ def _cell(v: Any) -> Any:
 
 # --------------------------------------------------------------------------- entry point
 def _long_run_options(argv: list[str]) -> None:
-    """``--checkpoint-dir DIR`` and ``--resume`` on a stage's command line set the
-    environment that :class:`nnde.train.TrainConfig` reads (checkpoints and resume)."""
+    """``--checkpoint-dir DIR``, ``--resume`` and ``--sync-batchnorm`` on a stage's command
+    line set the environment that :class:`nnde.train.TrainConfig` reads (checkpoints,
+    resume, synchronised BatchNorm under torchrun)."""
     import argparse
 
     ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     ap.add_argument("--checkpoint-dir", default=None)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--sync-batchnorm", action="store_true")
     opts, rest = ap.parse_known_args(argv)
     if rest:
         raise ParamError("command line", f"has unknown arguments {rest}",
-                         "--checkpoint-dir DIR, --resume")
+                         "--checkpoint-dir DIR, --resume, --sync-batchnorm")
+    if opts.sync_batchnorm:
+        os.environ["NNDE_SYNC_BATCHNORM"] = "1"
     if opts.checkpoint_dir:
         os.environ["NNDE_CHECKPOINT_DIR"] = opts.checkpoint_dir
     if opts.resume:

@@ -210,6 +210,12 @@ class TrainConfig:
     # Train to a plateau of the training loss (``epochs`` is then the cap); None: a fixed
     # number of epochs. Needs eval_train and no milestones.
     plateau: Plateau | None = None
+    # Data-parallel runs (torchrun): True synchronises BatchNorm statistics over all
+    # processes (nn.SyncBatchNorm, GPUs only), so every process normalises with the global
+    # batch's statistics as a single-process run does. False (default): each process
+    # normalises with its own shard's statistics. NNDE_SYNC_BATCHNORM=1 (or a stage's
+    # --sync-batchnorm) turns it on for every model a stage trains.
+    sync_batchnorm: bool = False
 
     def __post_init__(self):
         for key in ("epochs", "batch_size", "eval_batch_size"):
@@ -239,6 +245,8 @@ class TrainConfig:
             self.checkpoint = str(Path(ck_dir) / name.replace("/", "_"))
         if os.environ.get("NNDE_RESUME", "") not in ("", "0"):
             self.resume = True
+        if os.environ.get("NNDE_SYNC_BATCHNORM", "") not in ("", "0"):
+            self.sync_batchnorm = True
 
 
 @dataclass
@@ -388,7 +396,17 @@ def train_classifier(
     if d.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+        if cfg.sync_batchnorm and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                      for m in model.modules()):
+            if device.type != "cuda":
+                raise ParamError("sync_batchnorm", "needs CUDA devices (torch's SyncBatchNorm "
+                                 "runs on GPUs only)", "leave it off on CPUs: each process "
+                                 "then keeps its own BatchNorm statistics")
+            # converted in place of its BatchNorm layers; the weights stay the same tensors
+            # the caller's ``model`` holds, so what it saves is what was trained
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model = net
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda"
                                       else None)
     opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.gamma)
