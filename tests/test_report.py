@@ -159,9 +159,9 @@ def test_report_shows_a_second_runs_verdicts(tmp_path):
 
 
 def test_verdict_counts_are_written_beside_the_report(tmp_path):
-    """``nnde report`` writes reports/verdicts.json (a DVC metric): verdicts per paper and
-    in total, experiments and checks apart."""
-    from nnde.report.build import build
+    """``nnde report`` writes reports/verdicts/<paper>.json and total.json (DVC metrics),
+    the same six keys in each: experiments by verdict, checks passed and failed."""
+    from nnde.report.build import VERDICT_PAPERS, build
 
     write_stage(tmp_path)
     with StageOutputs("chen", "mix", "T", data_root=tmp_path / "data",
@@ -169,14 +169,19 @@ def test_verdict_counts_are_written_beside_the_report(tmp_path):
         out.claims([
             check("e1", "s", paper="p", ours="o", rule="r", passed=False),
             check("c1", "s", paper="p", ours="o", rule="r", passed=True, kind="check"),
+            check("c2", "s", paper="p", ours="o", rule="r", passed=False, kind="check"),
         ])
     build(tmp_path)
-    counts = json.loads((tmp_path / "reports/verdicts.json").read_text())
-    assert counts["total"]["experiment"] == {"reproduced": 1, "partly": 0,
-                                             "not_reproduced": 1, "inconclusive": 0}
-    assert counts["chen"]["check"]["reproduced"] == 1
-    assert counts["belkin"]["experiment"]["reproduced"] == 1
-    assert sum(counts["belkin"]["check"].values()) == 0
+    d = tmp_path / "reports/verdicts"
+    assert sorted(p.stem for p in d.glob("*.json")) == sorted(("total", *VERDICT_PAPERS))
+    total = json.loads((d / "total.json").read_text())
+    assert total == {"reproduced": 1, "partly": 0, "not_reproduced": 1, "inconclusive": 0,
+                     "checks_passed": 1, "checks_failed": 1}
+    assert json.loads((d / "chen.json").read_text())["checks_failed"] == 1
+    assert json.loads((d / "belkin.json").read_text())["reproduced"] == 1
+    assert json.loads((d / "he.json").read_text()) == dict.fromkeys(total, 0)
+    # every file has the same keys: one table in `dvc metrics show`
+    assert {tuple(json.loads(p.read_text())) for p in d.glob("*.json")} == {tuple(total)}
 
 
 def test_bad_claim_kind_is_rejected():

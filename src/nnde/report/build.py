@@ -351,25 +351,35 @@ def render(root: str | os.PathLike = ".", stages: list[Stage] | None = None,
     )
 
 
+#: the paper keys that get a verdict file (every reproduced paper)
+VERDICT_PAPERS = tuple(k for k in PAPERS if k not in PROJECT_SECTIONS)
+
+
 def verdict_counts(stages: list[Stage]) -> dict:
     """Verdicts counted per paper and in total, experiments and checks apart:
-    ``{"total": {"experiment": {verdict: n}, "check": {...}}, "<paper>": {...}}``. Written
-    beside the report as a DVC metric, so that ``dvc metrics diff`` and ``dvc exp show``
-    compare the verdicts of two runs."""
+    ``{"total": {...}, "<paper>": {...}}``, each with the same six keys (experiments:
+    ``reproduced``, ``partly``, ``not_reproduced``, ``inconclusive``; checks:
+    ``checks_passed``, ``checks_failed``). Written as ``reports/verdicts/<name>.json``,
+    one DVC metrics file each, so that ``dvc metrics show reports/verdicts`` is one short
+    table (a row per paper) and ``dvc metrics diff`` compares two runs' verdicts."""
     def count(claims):
-        return {kind: {v.replace(" ", "_"): sum(1 for c in claims if c.get("kind") == kind
-                                                and c["verdict"] == v) for v in VERDICTS}
-                for kind in CLAIM_KINDS}
+        exp = [c for c in claims if c.get("kind", "experiment") == "experiment"]
+        chk = [c for c in claims if c.get("kind") == "check"]
+        out = {v.replace(" ", "_"): sum(1 for c in exp if c["verdict"] == v) for v in VERDICTS}
+        out["checks_passed"] = sum(1 for c in chk if c["verdict"] == "reproduced")
+        out["checks_failed"] = len(chk) - out["checks_passed"]
+        return out
 
     out = {"total": count([c for s in stages for c in s.claims])}
-    for paper in dict.fromkeys(s.paper for s in stages if s.claims):
+    for paper in VERDICT_PAPERS:
         out[paper] = count([c for s in stages if s.paper == paper for c in s.claims])
     return out
 
 
 def build(root: str | os.PathLike = ".", out: str | os.PathLike = "reports/index.html",
           compare: str | None = None) -> Path:
-    """Render the report to ``out`` and the verdict counts to ``verdicts.json`` beside it.
+    """Render the report to ``out`` and the verdict counts to ``verdicts/<name>.json``
+    beside it (:func:`verdict_counts`).
     ``compare``: a second run (a directory, git revision or DVC experiment name, see
     :mod:`nnde.verdicts`) whose verdicts the scorecard shows beside ours."""
     stages = collect_stages(Path(root))
@@ -382,5 +392,7 @@ def build(root: str | os.PathLike = ".", out: str | os.PathLike = "reports/index
     out = Path(root) / out
     atomic_write_text(out, html)
     counts = verdict_counts(stages)
-    atomic_write_text(out.with_name("verdicts.json"), json.dumps(counts, indent=2) + "\n")
+    for name, c in counts.items():
+        atomic_write_text(out.parent / "verdicts" / f"{name}.json",
+                          json.dumps(c, indent=2) + "\n")
     return out
