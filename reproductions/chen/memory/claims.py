@@ -1,5 +1,11 @@
 """Chen et al. (2018), memory and adjoint gradients: the claims, judged from the memory
-against solver steps and the gradient error against tolerance."""
+against solver steps and the gradient error against tolerance.
+
+All three are checks (:data:`nnde.claims.KIND_CRITERION`): the saved-tensor counts follow
+from how the gradient is built (the adjoint keeps only the block's input and output; the
+direct method every stage of every step), whatever the weights, and the adjoint's error
+against the tolerance is a property of the solver on an untrained field. They test our
+code; they are no evidence about trained models."""
 
 from __future__ import annotations
 
@@ -37,6 +43,10 @@ def adjoint_memory_flat(res: Results):
         ours=f"log-log slope of peak memory vs steps ({_steps_range(mem)}): {fmt(s, 3)}",
         rule=f"|slope| ≤ {flat}",
         passed=abs(s) <= flat,
+        kind="check",
+        subject="adjoint gradients (nnde.integrators.solve_adjoint), untrained field",
+        reference="the same block at fewer steps",
+        note="A saved-tensor count of a construction: the same for any weights.",
     )
 
 
@@ -53,6 +63,10 @@ def direct_memory_linear(res: Results):
         ours=f"log-log slope of peak memory vs steps ({_steps_range(mem)}): {fmt(s, 3)}",
         rule=f"slope ≥ {linear}",
         passed=s >= linear,
+        kind="check",
+        subject="backpropagation through the solver's operations, untrained field",
+        reference="the same block at fewer steps",
+        note="A saved-tensor count of a construction: the same for any weights.",
     )
 
 
@@ -76,4 +90,10 @@ def adjoint_gradient_approximate(res: Results):
         "error(tightest) < error(loosest) / 100",
         passed=bool((adj.rel_error > 0).all()) and rho >= 0.8 and e_tight < e_loose / 100,
         partly=e_tight < e_loose,
+        kind="check",
+        subject="the adjoint gradient (dopri5 at each tolerance), untrained field",
+        reference="the gradient backpropagated through a dopri5 solve at the reference "
+        "tolerance",
+        note="A property of the solver on an untrained field, not evidence about "
+        "trained models.",
     )
