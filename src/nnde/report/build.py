@@ -124,6 +124,8 @@ def collect_stages(root: Path) -> list[Stage]:
             if c.get("verdict") not in VERDICTS:
                 raise DataFileError(f"{claims_path}: claim {c.get('id')!r} has no valid verdict")
             c.setdefault("kind", "experiment")
+            for key in ("subject", "reference", "note"):  # claims files of older runs
+                c.setdefault(key, "")
             if c["kind"] not in CLAIM_KINDS:
                 raise DataFileError(f"{claims_path}: claim {c.get('id')!r} has kind "
                                     f"{c['kind']!r}; valid: {', '.join(CLAIM_KINDS)}")
@@ -288,8 +290,8 @@ def scorecard(stages: list[Stage], other: dict | None = None) -> tuple[list[dict
                          "claim_anchor": f"claim-{s.paper}-{s.stage}-{c['id']}",
                          "row_anchor": f"sc-{s.paper}-{s.stage}-{c['id']}",
                          **c, "note": notes.get(c["id"], c.get("note", "")),
-                         "paper_short": _short(c.get("paper_value", "")),
-                         "ours_short": _short(c.get("our_value", "")),
+                         "paper_short": _short(c.get("paper_value", ""), 48),
+                         "ours_short": _short(c.get("our_value", ""), 56),
                          "other_verdict": o["verdict"] if o else None})
     counts = {}
     for kind in CLAIM_KINDS:
