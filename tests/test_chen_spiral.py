@@ -15,6 +15,7 @@ from nnde.errors import ParamError
 from nnde.results import Results, ResultsWriter
 from nnde.stage import StageOutputs
 from reproductions.chen.spiral import claims, experiment, figures
+from tests.verdict_cases import Case, verdict_test
 
 from .conftest import stage_params
 
@@ -28,8 +29,11 @@ def params(section: str, profile: str = "small") -> dict:
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _res(log, balance, ratio=0.5, iterations=10):
-    return Results(frames={"loss": log},
+def _res(log, balance, ratio=0.5, iterations=10, origin=0.53):
+    """``origin``: the mean |y| of the made-up trajectory (the floor of spiral_fit)."""
+    traj = pd.DataFrame({"t": [0.0, 1.0], "y1": [origin, -origin], "y2": [origin, origin],
+                         "y1_learned": [0.0, 0.0], "y2_learned": [0.0, 0.0]})
+    return Results(frames={"loss": log, "trajectory": traj},
                    records={"energy": {"dV": balance[0], "integral": balance[1]},
                             "config": {"loss_ratio": ratio, "iterations": iterations}})
 
@@ -56,30 +60,30 @@ def test_spiral_data_obey_the_energy_law():
 
 
 # --------------------------------------------------------------------------- claims
-def test_spiral_claims_flip():
-    log = pd.DataFrame({"iteration": [1, 10], "train_loss": [1.0, 0.1], "test_loss": [2.0, 0.5]})
-    assert list(_v(_res(log, (-1.0, -1.0))).values()) == ["reproduced", "reproduced"]
-    bad_log = log.assign(test_loss=[0.5, 2.0], train_loss=[0.1, 1.0])
-    assert list(_v(_res(bad_log, (1.0, -1.0))).values()) == ["not reproduced",
-                                                             "not reproduced"]
+BAL = (-2.0, -2.0)
+CASES = [
+    Case("spiral_data_energy", "reproduced", lambda: _res(_log(1.0, 0.1, 1.0, 0.1),
+                                                          (-2.0, -2.0005)), "balance holds"),
+    Case("spiral_data_energy", "not reproduced",
+         lambda: _res(_log(1.0, 0.1, 1.0, 0.1), (-2.0, -2.5)), "balance off by 25 %"),
+    Case("spiral_data_energy", "not reproduced",
+         lambda: _res(_log(1.0, 0.1, 1.0, 0.1), (0.5, 0.5)), "V must decay"),
+    Case("spiral_fit", "reproduced", lambda: _res(_log(1.0, 0.2, 1.0, 0.1), BAL),
+         "the rollout loss falls 5x, below the origin's"),
+    Case("spiral_fit", "partly", lambda: _res(_log(1.0, 0.55, 1.0, 0.1), BAL, origin=0.6),
+         "only the window loss falls by the ratio"),
+    Case("spiral_fit", "not reproduced", lambda: _res(_log(1.0, 0.55, 1.0, 0.95), BAL,
+                                                      origin=0.6), "nothing falls"),
+    Case("spiral_fit", "not reproduced", lambda: _res(_log(2.49, 0.99, 0.08, 0.035), BAL),
+         "subject below floor: the loss halves, yet the rollout is worse than predicting "
+         "the origin (the small profile's run)"),
+]
+test_verdict_cases = verdict_test(claims.claim, CASES)
 
 
-@pytest.mark.verdicts("chen.spiral.spiral_data_energy")
-def test_spiral_energy_check_fails_when_the_balance_does_not_hold():
-    log = _log(1.0, 0.1, 1.0, 0.1)
-    ok = claims.claim.by_id(_res(log, (-2.0, -2.0005)), "spiral_data_energy")
-    assert ok.verdict == "reproduced"
-    assert ok.kind == "check"
-    assert _v(_res(log, (-2.0, -2.5)))["spiral_data_energy"] == "not reproduced"
-    assert _v(_res(log, (0.5, 0.5)))["spiral_data_energy"] == "not reproduced"  # must decay
-
-
-@pytest.mark.verdicts("chen.spiral.spiral_fit")
-def test_spiral_fit_fails_when_the_loss_does_not_fall():
-    bal = (-2.0, -2.0)
-    assert _v(_res(_log(1.0, 0.2, 1.0, 0.1), bal))["spiral_fit"] == "reproduced"
-    assert _v(_res(_log(1.0, 0.9, 1.0, 0.1), bal))["spiral_fit"] == "partly"
-    assert _v(_res(_log(1.0, 0.9, 1.0, 0.95), bal))["spiral_fit"] == "not reproduced"
+def test_spiral_claim_kinds():
+    got = {c.id: c.kind for c in claims.claim.judge(_res(_log(1.0, 0.2, 1.0, 0.1), BAL))}
+    assert got == {"spiral_data_energy": "check", "spiral_fit": "experiment"}
 
 
 # --------------------------------------------------------------------------- params
