@@ -28,7 +28,10 @@ from . import PAPER, STAGE
 from .training import load_data, train_one
 
 DATASETS = ("mnist1d", "digits", "cifar10")
-AUGMENTS = ("none", "crop_flip")
+AUGMENTS = ("none", "crop_flip", "shift")
+#: the seed the published MNIST-1D set was generated from: a held-out set drawn from it
+#: would repeat the published signals
+PUBLISHED_MNIST1D_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class Config:
     weight_decay: float
     augment: str
     pad: int
+    heldout: int
+    data_seed: int
     data_root: str
     mnist1d_path: str
     device: str
@@ -106,6 +111,9 @@ def read_config(p: Mapping) -> Config:
         "weight_decay": get_number(p, "weight_decay", sec, ge=0),
         "augment": get_choice(p, "augment", AUGMENTS, sec),
         "pad": get_number(p, "pad", sec, kind=int, ge=0),
+        "heldout": get_number(p, "heldout", sec, kind=int, ge=0) if "heldout" in p else 0,
+        "data_seed": get_number(p, "data_seed", sec, kind=int, ge=0)
+        if "data_seed" in p else 0,
         "data_root": str(p.get("data_root", "data/raw")),
         "mnist1d_path": str(p.get("mnist1d_path", "data/mnist1d/mnist1d.npz")),
         "device": get_choice(p, "device", ("cpu", "cuda", "auto"), sec),
@@ -150,7 +158,22 @@ def read_config(p: Mapping) -> Config:
         raise ParamError(f"{sec}.workers", f"is {cfg['workers']}", "1 unless device is cpu")
     if cfg["augment"] == "crop_flip" and cfg["dataset"] == "mnist1d":
         raise ParamError(f"{sec}.augment", "is crop_flip (an image augmentation)",
-                         "none for mnist1d")
+                         "none or shift for mnist1d")
+    if cfg["augment"] == "shift" and cfg["dataset"] != "mnist1d":
+        raise ParamError(f"{sec}.augment", f"is shift (a 1-D augmentation) for "
+                         f"{cfg['dataset']}", "none or crop_flip for images")
+    if cfg["heldout"]:
+        if cfg["dataset"] != "mnist1d":
+            raise ParamError(f"{sec}.heldout", f"is {cfg['heldout']} for {cfg['dataset']}",
+                             "0 (a held-out set is generated for mnist1d only)")
+        if cfg["heldout"] < 20:
+            raise ParamError(f"{sec}.heldout", f"is {cfg['heldout']}",
+                             "0 (none) or an integer >= 20")
+    if cfg["data_seed"] == PUBLISHED_MNIST1D_SEED:
+        raise ParamError(f"{sec}.data_seed", f"is {PUBLISHED_MNIST1D_SEED}, the "
+                         "published set's seed (it would repeat the published signals)",
+                         f"another integer >= 0 (with seed_offset: data_seed + "
+                         f"seed_offset != {PUBLISHED_MNIST1D_SEED})")
     cfg["profile"] = p.get("profile", "small")
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
 

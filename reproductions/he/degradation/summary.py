@@ -31,6 +31,13 @@ def _std(v: pd.Series) -> float:
     return float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
+def _heldout(g: pd.DataFrame) -> pd.Series:
+    """The per-seed held-out errors (NaN without a held-out set)."""
+    if "final_heldout_error" in g:
+        return g.final_heldout_error.astype(float)
+    return pd.Series([float("nan")] * len(g), index=g.index)
+
+
 def final_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (kind, depth): final training error and loss, test error (errors in %) and
     epochs run, mean and std over seeds; how many seeds met the plateau criterion."""
@@ -45,6 +52,8 @@ def final_table(runs: pd.DataFrame) -> pd.DataFrame:
             "train_loss_std": _std(g.final_train_loss),
             "test_error_mean": 100 * g.final_test_error.mean(),
             "test_error_std": 100 * _std(g.final_test_error),
+            "heldout_error_mean": 100 * _heldout(g).mean(),
+            "heldout_error_std": 100 * _std(_heldout(g)),
             "epochs_mean": g.epochs_run.mean(), "epochs_min": int(g.epochs_run.min()),
             "epochs_max": int(g.epochs_run.max()),
             "iterations_mean": g.iterations.mean(),
@@ -74,6 +83,9 @@ def table6(final: pd.DataFrame) -> pd.DataFrame:
             "params": int(final[final.depth == depth].params.iloc[0]),
             "plain test error %": cell("plain", depth, "test_error"),
             "residual test error %": cell("residual", depth, "test_error"),
+            **({"plain held-out error %": cell("plain", depth, "heldout_error"),
+                "residual held-out error %": cell("residual", depth, "heldout_error")}
+               if final.heldout_error_mean.notna().any() else {}),
             "plain train error %": cell("plain", depth, "train_error"),
             "residual train error %": cell("residual", depth, "train_error"),
             "plain epochs (converged)": epochs("plain", depth),
@@ -103,13 +115,23 @@ class Summary:
     profile: str
     dataset: str
     plateau: bool
+    runs: pd.DataFrame
+    resp_raw: pd.DataFrame
+    #: signals in the published test set and in the held-out set (0: none)
+    n_test: int = 1000
+    n_heldout: int = 0
+    augment: str = "none"
 
     @classmethod
     def of(cls, res: Results) -> Summary:
         runs, cfg = res.frame("runs"), res.record("config")
-        return cls(final_table(runs), response_summary(res.frame("responses")),
+        resp = res.frame("responses")
+        n_test = int(runs.n_test.iloc[0]) if "n_test" in runs else 1000
+        n_ho = int(runs.n_heldout.iloc[0]) if "n_heldout" in runs else 0
+        return cls(final_table(runs), response_summary(resp),
                    convergence(runs), cfg["profile"], cfg["dataset"],
-                   cfg["plateau"] is not None)
+                   cfg["plateau"] is not None, runs, resp, n_test, n_ho,
+                   cfg.get("augment", "none"))
 
     def val(self, kind: str, depth: int, col: str) -> float:
         f = self.final
@@ -119,6 +141,32 @@ class Summary:
         """Means and stds over seeds of ``col`` (e.g. ``train_error``) at ``depths``."""
         return ([self.val(kind, d, f"{col}_mean") for d in depths],
                 [self.val(kind, d, f"{col}_std") for d in depths])
+
+    def per_seed(self, kind: str, depth: int, col: str) -> list[float]:
+        """The per-seed values of a column of the runs (errors in %), in seed order:
+        ``train_error``, ``test_error`` (published set) or ``heldout_error``."""
+        r = self.runs[(self.runs.kind == kind) & (self.runs.depth == depth)]
+        return [100 * float(v) for v in r.sort_values("seed")[f"final_{col}"]]
+
+    def per_seed_response(self, kind: str, depth: int) -> list[float]:
+        """The per-seed mean (over layers) of the response std."""
+        r = self.resp_raw[(self.resp_raw.kind == kind) & (self.resp_raw.depth == depth)]
+        return [float(v) for v in r.groupby("seed")["std"].mean().sort_index()]
+
+    @property
+    def test_col(self) -> str:
+        """The test error the depth comparisons use: the held-out set when there is one
+        (its sampling error is smaller), else the published test set."""
+        return "heldout_error" if self.n_heldout else "test_error"
+
+    @property
+    def eval_n(self) -> int:
+        return self.n_heldout or self.n_test
+
+    @property
+    def test_name(self) -> str:
+        return (f"held-out test error ({self.n_heldout:,} generated signals)"
+                if self.n_heldout else f"test error ({self.n_test:,} test examples)")
 
     def rs(self, kind: str, depth: int, col: str = "mean_response_std") -> float:
         r = self.responses

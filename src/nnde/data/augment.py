@@ -30,3 +30,24 @@ def crop_flip(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tens
 def crop_flip_fn(pad: int):
     """:func:`crop_flip` with a fixed ``pad``, as a training hook."""
     return functools.partial(crop_flip, pad=pad)
+
+
+def shift(x: torch.Tensor, gen: torch.Generator, pad: int = 3) -> torch.Tensor:
+    """The 1-D analogue of pad-and-crop for signals ``(N, C, L)``: zero-pad by ``pad``
+    samples at both ends and take a random window of length ``L``, i.e. shift each signal
+    by a uniform offset in ``−pad … pad`` with zeros (the training mean, after
+    normalisation) shifted in. No flip: a reversed MNIST-1D signal is not its digit's
+    template read the other way, so flipping is not label-preserving there (unlike a
+    mirrored photograph). Draws one offset per signal."""
+    if x.ndim != 3:
+        raise ValueError(f"shift takes signals (N, C, L), got shape {tuple(x.shape)}")
+    n, _, L = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad))
+    off = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    idx = (off[:, None] + torch.arange(L))[:, None, :].expand(-1, x.shape[1], -1)
+    return padded.gather(2, idx.to(x.device)).contiguous()
+
+
+def shift_fn(pad: int):
+    """:func:`shift` with a fixed ``pad``, as a training hook."""
+    return functools.partial(shift, pad=pad)
