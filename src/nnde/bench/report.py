@@ -524,8 +524,11 @@ def write_section(out, res: Results, plan: Plan, how: str) -> None:
                         "step of the Chen Table 1 ODE-Net (MNIST-1D shapes, 16 channels, "
                         "batch 128, dopri5 at rtol = atol = tol), median CPU seconds over "
                         "interleaved rounds, gradient error against direct backprop at "
-                        "tol 1e-9, forward/backward NFE, peak saved activations "
-                        "(nnde.bench.adjoint)")
+                        "tol 1e-9, forward/backward NFE, peak saved activations, and the "
+                        "evaluation floor: what the function evaluations alone cost at each "
+                        "row's NFE (no adjoint evaluating the field as often can be faster; "
+                        "floor_vs_torchdiffeq is the best ratio any solver overhead could "
+                        "reach) (nnde.bench.adjoint)")
     metrics = {
         "loop_ratio_max": float(res.loops.ratio.max()) if len(res.loops) else None,
         "loop_ratio_min": float(res.loops.ratio.min()) if len(res.loops) else None,
