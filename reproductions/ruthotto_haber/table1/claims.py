@@ -1,9 +1,13 @@
 """Table 1's claims, from the per-seed results alone.
 
-The accuracy comparisons (comparable_accuracy, hamiltonian_not_worse, ranking) are
-judged only when every network they compare is above :data:`FLOOR`, else they are
-"inconclusive"; the weight counts are checks (they follow from the layout, not from
-training)."""
+The accuracy claims (comparable_accuracy, hamiltonian_not_worse, ranking, cifar10_accuracy)
+compare accuracies on every held-out example (validation and test) with
+:func:`nnde.claims.compare`: the difference of the means over seeds, with a standard error
+from the seed spread and from the held-out set's own sampling (binomial). A difference
+decides only beyond 2 SE; within it the verdict is "inconclusive" and the note says what
+would decide it. Every network they compare must clear the floor (:data:`FLOOR`): not
+below the same run's linear classifier beyond the noise, and its plateau criterion met. The
+weight counts are checks (they follow from the layout, not from training)."""
 
 from __future__ import annotations
 
@@ -11,105 +15,168 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from nnde.claims import ClaimSet, check, convergence_note, fmt
+from nnde.claims import ClaimSet, Comparison, check, compare, convergence_note, fmt
 from nnde.models.ruthotto_haber import LABELS, VARIANTS
 from nnde.results import Results
 
-from .summary import PAPER_TABLE1, convergence, table
+from .summary import PAPER_TABLE1, baselines, convergence, table
 
 claim = ClaimSet()
 
 #: Accuracy spread across the three variants that still counts as "comparable", in
 #: percentage points (the paper's spreads: 0.8 on CIFAR-10, 0.6 on CIFAR-100, 4.0 on STL-10).
 SPREAD_PP, SPREAD_PP_PARTLY = 2.0, 5.0
-#: The floor of every accuracy comparison: each network (every seed) must beat guessing
-#: one of the 10 classes (10 %) by this many percentage points, and must have met its
-#: plateau criterion. A network that collapsed to chance or stopped at the epoch cap says
-#: nothing about how the architectures compare, so below the floor the verdict is
-#: "inconclusive". 20 pp: far below any trained network's accuracy on either data set
-#: (Table 1's worst is 64.8 % on CIFAR-100; a linear classifier gets ~40 % on CIFAR-10),
-#: far above what a collapsed one scores.
-CHANCE_PP, FLOOR_MARGIN_PP = 10.0, 20.0
-FLOOR = (f"each network, every seed, beats chance ({CHANCE_PP:g} %) by {FLOOR_MARGIN_PP:g} pp "
-         f"in test accuracy (≥ {CHANCE_PP + FLOOR_MARGIN_PP:g} %) and met its plateau "
-         "criterion (a fixed-budget run, as in the paper's schedule, counts as meeting it)")
+#: "At least as accurate" (Table 1: the Hamiltonian network ≥ the parabolic one on all three
+#: data sets, by 0.1–1.3 pp): not worse than the parabolic network by more than this many
+#: pp, beyond the noise (a non-inferiority margin; the old rule's 1 pp allowance).
+NOT_WORSE_PP = 1.0
+#: CIFAR-10 accuracy of each network as the paper's: within this many pp (partly: the
+#: second), beyond the noise.
+CIFAR_PP, CIFAR_PP_PARTLY = 1.5, 4.0
+CHANCE_PP = 10.0
+LINEAR = "linear (logistic regression)"
+FLOOR = ("each network compared is not below the same run's linear classifier (multinomial "
+         "logistic regression on the pixels) beyond the noise (2 SE: seed spread and the "
+         "held-out set's sampling), no seed of it collapsed (below halfway between the "
+         "majority class and the linear classifier), and met its plateau criterion (a fixed-budget run, as in "
+         "the paper's schedule, counts as meeting it). On 8×8 digits a linear model is near "
+         "97 %: a network below it has not shown what a convolutional architecture adds")
 PAPER10 = PAPER_TABLE1["cifar10"]
 
 
-def floor_met(table: pd.DataFrame, conv: list[dict] | None, variants) -> tuple[bool, str]:
-    """Whether every network of ``variants`` is above :data:`FLOOR`: its lowest test
-    accuracy over seeds (``test_accuracy_min``, else the mean) ≥ chance + margin, and no
-    convergence row of it says ``converged: False``. Returns (met, what fell below)."""
-    lo = dict(zip(table.variant, table.get("test_accuracy_min", table.test_accuracy),
-                  strict=True))
-    below = [f"{LABELS[v]} (lowest test accuracy {fmt(lo[v], 3)} %)" for v in variants
-             if not lo[v] >= CHANCE_PP + FLOOR_MARGIN_PP]
-
-    def variant_of(r):
-        return r.get("variant") or next((v for v, lab in LABELS.items()
-                                         if str(r.get("model", "")).startswith(lab)), None)
-
-    below += [f"{r['model']} (did not meet its plateau criterion)" for r in conv or []
-              if variant_of(r) in variants and r.get("converged") is False]
-    return not below, ("Below the floor: " + "; ".join(below) + ".") if below else ""
+def _variant_of(r: dict):
+    return r.get("variant") or next((v for v, lab in LABELS.items()
+                                     if str(r.get("model", "")).startswith(lab)), None)
 
 
 @dataclass
 class Table1:
-    """What every claim reads: the per-variant summary and the convergence rows."""
+    """What every claim reads: the per-variant summary, the per-seed held-out accuracies,
+    the held-out set's size, the same run's baselines and the convergence rows."""
 
     table: pd.DataFrame
     conv: list[dict]
     dataset: str
-    acc: dict
-    sd: dict
+    acc: dict  # mean held-out accuracy per variant (%)
+    sd: dict  # its std over seeds (ddof 0)
+    seeds: dict  # per-seed held-out accuracies per variant
+    eval_n: int | None
+    base: dict
     nseeds: int
     scale_note: str
 
     def pm(self, v: str) -> str:
         return f"{fmt(self.acc[v])} ± {fmt(self.sd[v], 2)} %"
 
-    def floor(self, variants) -> tuple[bool, str]:
-        return floor_met(self.table, self.conv, list(variants))
+    def cmp(self, a: str, b) -> Comparison:
+        """compare(): variant ``a`` minus variant (or fixed number) ``b``, in pp."""
+        other = self.seeds[b] if isinstance(b, str) else float(b)
+        return compare(self.seeds[a], other, eval_n=self.eval_n, rate=100.0)
+
+    @property
+    def floor_value(self) -> float:
+        return self.base.get(LINEAR, CHANCE_PP)
+
+    @property
+    def collapse_value(self) -> float:
+        """Halfway between the majority class and the linear classifier: a seed below it
+        collapsed (its mean may still look fine over the others)."""
+        return (self.base.get("majority class", CHANCE_PP) + self.floor_value) / 2
+
+    def below_floor(self, variants) -> list[str]:
+        """The networks of ``variants`` below :data:`FLOOR`, described."""
+        lin = self.floor_value
+        name = "the linear classifier" if LINEAR in self.base else "chance"
+        out = [f"{LABELS[v]} ({fmt(self.acc[v], 4)} %, below {name}'s {fmt(lin, 4)} % "
+               "beyond the noise)" for v in variants if self.cmp(v, lin).below(0.0)]
+        mid = self.collapse_value
+        out += [f"{LABELS[v]} (a seed at {fmt(min(self.seeds[v]), 3)} %: collapsed, below "
+                f"{fmt(mid, 3)} %)" for v in variants if min(self.seeds[v]) < mid]
+        out += [f"{r['model']} (did not meet its plateau criterion)" for r in self.conv
+                if _variant_of(r) in variants and r.get("converged") is False]
+        return out
 
 
 def table1(res: Results) -> Table1:
     t, conv = table(res), convergence(res)
+    per = res.frame("seeds")
+    col = "heldout_accuracy" if "heldout_accuracy" in per else "test_accuracy"
     dataset = str(t.dataset.iloc[0])
+    eval_n = int(per.heldout_examples.iloc[0]) if "heldout_examples" in per else None
     note = ("Our accuracies are on the 8×8 digits with narrow widths, not CIFAR-10: "
             "only the spread and the ranking are compared, not the values."
             if dataset == "digits" else "")
+    seeds = {v: [float(x) for x in g[col]] for v, g in per.groupby("variant", sort=False)}
+    sd = {v: float(pd.Series(x).std(ddof=0)) for v, x in seeds.items()}
     return Table1(
         table=t, conv=conv, dataset=dataset,
-        acc=dict(zip(t.variant, t.test_accuracy, strict=True)),
-        sd=dict(zip(t.variant, t.test_accuracy_std, strict=True)),
+        acc={v: sum(x) / len(x) for v, x in seeds.items()}, sd=sd, seeds=seeds,
+        eval_n=eval_n, base=baselines(res),
         nseeds=int(t["seeds"].min()),
         scale_note=" ".join(x for x in (note, convergence_note(conv)) if x))
+
+
+def _floor_text(t: Table1) -> str:
+    if LINEAR in t.base:
+        return (f"{FLOOR}. This run: linear classifier {fmt(t.base[LINEAR], 4)} %, majority "
+                f"class {fmt(t.base.get('majority class', float('nan')), 3)} % on the "
+                f"{t.eval_n} held-out examples")
+    return FLOOR + ". No baseline in these results: chance (10 %) stands in for it"
+
+
+def _within(c: Comparison, margin: float) -> bool:
+    """|difference| ≤ margin beyond the noise: |diff| + 2 SE ≤ margin."""
+    return abs(c.diff) + c.z * c.se <= margin
+
+
+def _beyond(c: Comparison, margin: float) -> bool:
+    """|difference| > margin beyond the noise: |diff| − 2 SE > margin."""
+    return abs(c.diff) - c.z * c.se > margin
+
+
+def _noise(t: Table1) -> str:
+    src = f"{t.nseeds} seeds per network"
+    if t.eval_n:
+        src += f" and the {t.eval_n} held-out examples' sampling"
+    return f"± is 2 SE ({src})"
 
 
 @claim
 def comparable_accuracy(res: Results):
     """Table 1: the three networks reach comparable accuracy (CIFAR-10 spread 0.8 pp):
-    the spread of our mean test accuracies ≤ 2 pp (partly ≤ 5 pp), above the floor."""
+    every pair's difference within SPREAD_PP beyond the noise (|diff| + 2 SE ≤ 2 pp;
+    partly: ≤ 5 pp); not reproduced when a pair differs by more than 5 pp beyond it;
+    inconclusive in between. Every network above the floor."""
     t = table1(res)
     if len(t.acc) < 2:
         return None
-    acc = t.acc
-    spread = max(acc.values()) - min(acc.values())
-    ok, below = t.floor(acc)
+    vs = list(t.acc)
+    pairs = [(a, b) for i, a in enumerate(vs) for b in vs[i + 1:]]
+    cs = {p: t.cmp(*p) for p in pairs}
+    spread = max(t.acc.values()) - min(t.acc.values())
+    below = t.below_floor(vs)
+    passed = all(_within(c, SPREAD_PP) for c in cs.values())
+    failed = any(_beyond(c, SPREAD_PP_PARTLY) for c in cs.values())
+    partly = all(_within(c, SPREAD_PP_PARTLY) for c in cs.values())
     return check(
         "comparable_accuracy",
         "The parabolic, Hamiltonian and second-order networks reach comparable accuracy",
         paper="CIFAR-10: " + ", ".join(f"{LABELS[v]} {PAPER10[v][0]} %" for v in VARIANTS)
         + " (spread 0.8 pp; STL-10 4.0 pp, CIFAR-100 0.6 pp)",
-        ours=f"{t.dataset}: " + ", ".join(f"{LABELS[v]} {t.pm(v)}" for v in acc)
-        + f" (mean ± std over {t.nseeds} seeds; spread of the means {fmt(spread, 3)} pp)",
-        rule=f"spread of the mean test accuracies ≤ {SPREAD_PP} pp (partly: ≤ "
-        f"{SPREAD_PP_PARTLY} pp); Table 1",
-        passed=spread <= SPREAD_PP,
-        partly=spread <= SPREAD_PP_PARTLY,
-        note=" ".join(x for x in (below, t.scale_note) if x),
-        competent=ok, floor=FLOOR,
+        ours=f"{t.dataset}, held-out accuracy: " + ", ".join(f"{LABELS[v]} {t.pm(v)}" for v in vs)
+        + f" (mean ± std over {t.nseeds} seeds; spread of the means {fmt(spread, 3)} pp); "
+        "pairwise: " + "; ".join(f"{LABELS[a]} − {LABELS[b]} {fmt(c.diff, 3)} ± "
+                                 f"{fmt(c.z * c.se, 2)} pp" for (a, b), c in cs.items())
+        + f" ({_noise(t)})",
+        rule=f"every pair's |difference| + 2 SE ≤ {SPREAD_PP:g} pp (partly: ≤ "
+        f"{SPREAD_PP_PARTLY:g} pp); not reproduced when a pair's |difference| − 2 SE > "
+        f"{SPREAD_PP_PARTLY:g} pp; otherwise undecided; Table 1",
+        passed=passed, partly=partly, decided=passed or partly or failed,
+        note=" ".join(x for x in (("Below the floor: " + "; ".join(below) + ".") if below
+                                  else "", t.scale_note) if x),
+        subject="the parabolic, Hamiltonian and second-order networks",
+        reference="each other",
+        subject_ok=not below, floor=_floor_text(t),
     )
 
 
@@ -171,88 +238,108 @@ def weight_counts_exact(res: Results):
 @claim
 def hamiltonian_not_worse(res: Results):
     """Table 1: with about half the weights the Hamiltonian network is at least as accurate
-    as the parabolic one (89.3 vs 88.5 %): mean gap ≥ −(larger seed std), above the floor
-    (partly: within 1 pp more)."""
+    as the parabolic one (CIFAR-10 89.3 vs 88.5 %; ≥ on all three data sets). A
+    non-inferiority test: reproduced when the Hamiltonian network is not worse by more
+    than NOT_WORSE_PP beyond the noise (diff − 2 SE > −1 pp); not reproduced when it is
+    worse by more than that beyond the noise (diff + 2 SE < −1 pp); else inconclusive."""
     t = table1(res)
     if not {"hamiltonian", "parabolic"} <= set(t.acc):
         return None
-    gap = t.acc["hamiltonian"] - t.acc["parabolic"]
-    noise = max(t.sd["hamiltonian"], t.sd["parabolic"])
-    ok, below = t.floor(["hamiltonian", "parabolic"])
+    c = t.cmp("hamiltonian", "parabolic")
+    sub, ref = t.below_floor(["hamiltonian"]), t.below_floor(["parabolic"])
+    passed, failed = c.exceeds(-NOT_WORSE_PP), c.below(NOT_WORSE_PP)
     return check(
         "hamiltonian_not_worse",
         "With about half the weights, the Hamiltonian network is at least as accurate "
         "as the parabolic one",
         paper=f"CIFAR-10: {PAPER10['hamiltonian'][0]} % vs {PAPER10['parabolic'][0]} % "
         "(STL-10 78.3 vs 77.0, CIFAR-100 64.9 vs 64.8)",
-        ours=f"{t.dataset}: {t.pm('hamiltonian')} vs {t.pm('parabolic')} "
-        f"(difference of the means {fmt(gap, 3)} pp, seed spread {fmt(noise, 2)} pp)",
-        rule="mean Hamiltonian accuracy ≥ mean parabolic accuracy − the larger of their "
-        "stds over seeds, i.e. not worse beyond the run-to-run noise (partly: within 1 pp "
-        "more); Table 1",
-        passed=gap >= -noise,
-        partly=gap >= -(noise + 1.0),
-        note=" ".join(x for x in (below, t.scale_note) if x),
-        competent=ok, floor=FLOOR,
+        ours=f"{t.dataset}, held-out accuracy: {t.pm('hamiltonian')} vs {t.pm('parabolic')}; "
+        f"{c.text('pp')}",
+        rule=f"Hamiltonian − parabolic accuracy > −{NOT_WORSE_PP:g} pp beyond 2 SE (seed "
+        f"spread and the held-out set's sampling); not reproduced when < −{NOT_WORSE_PP:g} "
+        "pp beyond 2 SE; Table 1",
+        passed=passed, decided=passed or failed,
+        note=" ".join(x for x in (("Below the floor: " + "; ".join(sub + ref) + ".")
+                                  if sub or ref else "", t.scale_note) if x),
+        subject="Hamiltonian network", reference="parabolic network",
+        subject_ok=not sub, reference_ok=not ref, floor=_floor_text(t),
     )
 
 
 @claim
 def ranking(res: Results):
-    """Table 1, CIFAR-10: Hamiltonian > second-order > parabolic. The same strict order of
-    our means with every gap beyond the larger seed std, above the floor (partly: the
-    same order within the spread, or the paper's best or worst resolved as such)."""
+    """Table 1, CIFAR-10: Hamiltonian > second-order > parabolic, judged as its three
+    pairwise comparisons, each decided beyond 2 SE or not: reproduced when all three are
+    decided in the paper's order; not reproduced when any is decided against it; partly
+    when some are decided in its order and the rest undecided; inconclusive when none is
+    decided. Every network above the floor."""
     t = table1(res)
-    acc, sd = t.acc, t.sd
-    if not set(VARIANTS) <= set(acc):
+    if not set(VARIANTS) <= set(t.acc):
         return None
-    ours_rank = sorted(acc, key=lambda v: -acc[v])
     paper_rank = sorted(VARIANTS, key=lambda v: -PAPER10[v][0])
+    pairs = [(a, b) for i, a in enumerate(paper_rank) for b in paper_rank[i + 1:]]
+    cs = {p: t.cmp(*p) for p in pairs}
+    agree = [p for p, c in cs.items() if c.exceeds(0.0)]
+    against = [p for p, c in cs.items() if c.below(0.0)]
+    below = t.below_floor(VARIANTS)
 
-    def resolved(a, b):  # a above b by more than the larger of their seed stds
-        return acc[a] - acc[b] > max(sd[a], sd[b])
+    def word(p):
+        return "agrees" if p in agree else ("against" if p in against else "undecided")
 
-    same_order = ours_rank == paper_rank and len(set(acc.values())) == len(acc)
-    all_resolved = all(resolved(a, b) for a, b in zip(ours_rank, ours_rank[1:], strict=False))
-    best = ours_rank[0] == paper_rank[0] and resolved(ours_rank[0], ours_rank[1])
-    worst = ours_rank[-1] == paper_rank[-1] and resolved(ours_rank[-2], ours_rank[-1])
-    ok, below = t.floor(VARIANTS)
     return check(
         "ranking",
         "The ranking of the three networks by test accuracy (Table 1, CIFAR-10: "
         "Hamiltonian > second-order > parabolic)",
-        paper=" > ".join(LABELS[v] for v in paper_rank) + " (gaps 0.1 and 0.7 pp, one run each)",
-        ours="".join(
-            (("" if i == 0 else (" ≈ " if not resolved(ours_rank[i - 1], v) else " > "))
-             + f"{LABELS[v]} ({t.pm(v)})") for i, v in enumerate(ours_rank))
-        + f"; ≈ marks a gap within the seed spread ({t.nseeds} seeds)",
-        rule="the same strict order of the mean accuracies, every gap larger than the "
-        "larger std over seeds of the two networks (partly: the same order of the means "
-        "with gaps inside the seed spread, or the paper's best or worst network the "
-        "same here by more than the spread)",
-        passed=same_order and all_resolved,
-        partly=same_order or best or worst,
-        note=" ".join(x for x in (below, "The paper's gaps (0.1–0.8 pp) come from one "
-                                  "training run each; we judge ours against the spread "
-                                  "over seeds.", t.scale_note) if x),
-        competent=ok, floor=FLOOR,
+        paper=" > ".join(LABELS[v] for v in paper_rank) + " (gaps 0.1, 0.7 and 0.8 pp, one "
+        "run each; STL-10 Hamiltonian > parabolic > second-order, CIFAR-100 second-order "
+        "> Hamiltonian > parabolic)",
+        ours=f"{t.dataset}, held-out accuracy: "
+        + "; ".join(f"{LABELS[a]} − {LABELS[b]} {fmt(c.diff, 3)} ± {fmt(c.z * c.se, 2)} pp "
+                    f"({word((a, b))})" for (a, b), c in cs.items()) + f" ({_noise(t)})",
+        rule="each of the paper's three pairwise orders decided beyond 2 SE: all in the "
+        "paper's order → reproduced; any against it → not reproduced; some in its order "
+        "and the rest undecided → partly; none decided → inconclusive",
+        passed=len(agree) == len(pairs), partly=bool(agree) and not against,
+        decided=bool(agree or against),
+        note=" ".join(x for x in (("Below the floor: " + "; ".join(below) + ".") if below
+                                  else "",
+                                  "The paper's gaps come from one training run each and are "
+                                  "themselves within its test set's sampling error (2 SE of a "
+                                  "difference at 89 % on 10,000 images: 0.88 pp); its three "
+                                  "data sets rank the networks differently.",
+                                  "" if agree or against else cs[pairs[-1]].text("pp"),
+                                  t.scale_note) if x),
+        subject="the three networks' order", reference="the paper's order (CIFAR-10)",
+        subject_ok=not below, floor=_floor_text(t),
     )
 
 
 @claim
 def cifar10_accuracy(res: Results):
     """Table 1, CIFAR-10 row: each network's test accuracy within 1.5 pp of the paper's
-    (partly 4 pp). Judged only on CIFAR-10 (None on the digits)."""
+    beyond the noise (|diff| + 2 SE ≤ 1.5 pp; partly 4 pp); not reproduced when some
+    network is off by more than 4 pp beyond it. Judged only on CIFAR-10 (None on the
+    digits)."""
     t = table1(res)
     if t.dataset != "cifar10":
         return None
-    diffs = {v: t.acc[v] - PAPER10[v][0] for v in t.acc}
+    cs = {v: t.cmp(v, PAPER10[v][0]) for v in t.acc}
+    below = t.below_floor(list(t.acc))
+    passed = all(_within(c, CIFAR_PP) for c in cs.values())
+    partly = all(_within(c, CIFAR_PP_PARTLY) for c in cs.values())
+    failed = any(_beyond(c, CIFAR_PP_PARTLY) for c in cs.values())
     return check(
         "cifar10_accuracy",
         "CIFAR-10 test accuracy of each network as in Table 1",
         paper=", ".join(f"{LABELS[v]} {PAPER10[v][0]} %" for v in t.acc),
-        ours=", ".join(f"{LABELS[v]} {fmt(t.acc[v])} %" for v in t.acc),
-        rule="|ours − paper| ≤ 1.5 pp for every network (partly: ≤ 4 pp)",
-        passed=all(abs(d) <= 1.5 for d in diffs.values()),
-        partly=all(abs(d) <= 4.0 for d in diffs.values()),
+        ours=", ".join(f"{LABELS[v]} {t.pm(v)} ({fmt(c.diff, 3)} ± {fmt(c.z * c.se, 2)} pp "
+                       "from the paper's)" for v, c in cs.items()),
+        rule=f"|ours − paper| + 2 SE ≤ {CIFAR_PP:g} pp for every network (partly: ≤ "
+        f"{CIFAR_PP_PARTLY:g} pp); not reproduced when some |ours − paper| − 2 SE > "
+        f"{CIFAR_PP_PARTLY:g} pp",
+        passed=passed, partly=partly, decided=passed or partly or failed,
+        note=("Below the floor: " + "; ".join(below) + ".") if below else "",
+        subject="each network", reference="the paper's CIFAR-10 accuracy",
+        subject_ok=not below, floor=_floor_text(t),
     )

@@ -23,8 +23,9 @@ PAPER_STEPS = 3
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Per variant: weights, test accuracy and loss (mean and std over seeds, ddof 0; the
-    lowest seed's accuracy, for the claims' floor), training accuracy, seeds, and the
-    paper's CIFAR-10 numbers."""
+    lowest seed's accuracy), the accuracy on every held-out example (validation and test:
+    what the claims compare) and their number, training accuracy, seeds, and the paper's
+    CIFAR-10 numbers."""
     g = table.groupby("variant", sort=False)
     out = pd.DataFrame({
         "dataset": g.dataset.first(),
@@ -32,6 +33,10 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         "test_accuracy": g.test_accuracy.mean(),
         "test_accuracy_std": g.test_accuracy.std(ddof=0),
         "test_accuracy_min": g.test_accuracy.min(),
+        **({"heldout_accuracy": g.heldout_accuracy.mean(),
+            "heldout_accuracy_std": g.heldout_accuracy.std(ddof=0),
+            "heldout_examples": g.heldout_examples.first()}
+           if "heldout_accuracy" in table else {}),
         "test_loss": g.test_loss.mean(),
         "train_accuracy": g.train_accuracy.mean(),
         "epochs_mean": g.epochs.mean(),
@@ -51,3 +56,12 @@ def convergence(res: Results) -> list[dict]:
     """One convergence row per (variant, seed) run (:meth:`nnde.train.History.summary`
     with ``model``, ``variant`` and ``seed``); [] when the results hold none."""
     return list(res.record("convergence")) if res.has("convergence") else []
+
+
+def baselines(res: Results) -> dict[str, float]:
+    """The same run's baselines on the held-out examples: {model: accuracy %} (majority
+    class, linear classifier); {} when the results hold none."""
+    if not res.has("baselines"):
+        return {}
+    b = res.frame("baselines")
+    return dict(zip(b.model, b.accuracy.astype(float), strict=True))

@@ -85,29 +85,38 @@ def step_size_condition(res: Results):
 def theorem1_as_used(res: Results):
     """Theorem 1 / the paper's network: the parabolic block as used (TV normalisation
     inside σ, h = 1) is still non-expansive — outside the theorem's hypotheses. One claim
-    per weights (theorem1_as_used_random, _trained); partly: random perturbations only."""
+    per weights (theorem1_as_used_random, _trained): every block's Jacobian σ_max ≤ 1 +
+    TOL (the worst direction); partly: in every block the median random perturbation
+    shrinks (a typical perturbation, not the worst one). Checks by the kind criterion: the
+    random blocks are the initialisation, and the trained blocks give the same verdict as
+    the random ones, so the property is one of the construction, not of training."""
     summ, claims = res.frame("summary"), []
     for weights in ("random", "trained"):
         s = _sel(summ, "parabolic", weights, "as used (TV, h = 1)")
         if not len(s):
             continue
-        m, jm = _mx(s), _mx(s, "jacobian_sigma_max")
+        m, jm, med = _mx(s), _mx(s, "jacobian_sigma_max"), _mx(s, "median_ratio")
         claims.append(check(
             f"theorem1_as_used_{weights}",
             f"The parabolic block as the network uses it ({weights} weights: TV "
             "normalisation inside σ, h = 1) is still non-expansive",
             paper="stable (Theorem 1, stated for F_sym; the normalisation is part of the "
             "paper's network)",
-            ours=f"max ratio {fmt(m, 6)} over {int(s.n_ratios.sum()):,} perturbations; "
-            f"Jacobian σ_max {fmt(jm, 6)}",
-            rule=f"max ratio ≤ 1 + {TOL:g} and Jacobian σ_max ≤ 1 + {TOL:g} (partly: random "
-            "perturbations only)",
-            passed=m <= 1 + TOL and jm <= 1 + TOL,
-            partly=m <= 1 + TOL,
+            ours=f"Jacobian σ_max (worst direction) up to {fmt(jm, 6)} over {len(s)} "
+            f"block(s); median random-perturbation ratio up to {fmt(med, 4)} (max "
+            f"{fmt(m, 4)} over {int(s.n_ratios.sum()):,} perturbations)",
+            rule=f"every block's Jacobian σ_max ≤ 1 + {TOL:g} (partly: every block's median "
+            "random-perturbation ratio ≤ 1: typical perturbations shrink, the worst "
+            "direction may grow)",
+            passed=bool(jm <= 1 + TOL), partly=bool(med <= 1 + TOL),
+            kind="check",
             note="Outside the theorem's hypotheses: with the normalisation N the Jacobian is "
             "−Kᵀ diag(σ′) J_N K, and diag(σ′) J_N is not symmetric, so negative "
             "semi-definiteness is not guaranteed; and h = 1 is not checked against "
-            "2/‖K‖² · ‖J_N‖⁻¹.",
+            "2/‖K‖² · ‖J_N‖⁻¹. A check by the kind criterion: "
+            + ("the random blocks are the network's initialisation." if weights == "random"
+               else "the random (initial) blocks give the same verdict, so training neither "
+               "makes nor breaks the property; it is one of the construction."),
         ))
     return claims
 
@@ -115,40 +124,63 @@ def theorem1_as_used(res: Results):
 @claim
 def others_not_contractive(res: Results):
     """§3 and Theorem 2: the Hamiltonian and second-order blocks (as used) are stable but
-    not contractive. Per block type every ratio and σ_max in (0, STABLE_BOUND], and some
-    σ_max > 1 + TOL (partly: both stable, only one not contractive)."""
+    not contractive. Per block type, over its blocks (random and trained): every value
+    finite, the median block's Jacobian σ_max ≤ STABLE_BOUND (stable) and > 1 + TOL (not
+    contractive); partly: both stable, only one not contractive. The reference is the same
+    blocks without normalisation at h = 4h* (beyond the step-size limit): their median
+    σ_max must exceed STABLE_BOUND, or the bound does not tell stable from unstable and
+    the verdict is inconclusive. A check by the kind criterion: the random blocks (the
+    initialisation) already have the property; the Verlet block is not contractive for
+    any weights (each half-step is a shear, det J = 1, so σ_max ≥ 1)."""
     summ = res.frame("summary")
-    others = summ[summ.variant.isin(["hamiltonian", "second_order"])
-                  & (summ.setting == "as used (TV, h = 1)")]
+    kinds = ["hamiltonian", "second_order"]
+    others = summ[summ.variant.isin(kinds) & (summ.setting == "as used (TV, h = 1)")]
+    ctrl = summ[summ.variant.isin(kinds) & (summ.setting == "no norm, h = 4h*")]
     if not len(others):
         return None
-    per, bounded, growing = [], {}, {}
+    per, bounded, growing, ctrl_med = [], {}, {}, {}
     for v, g in others.groupby("variant", sort=False):
-        # np.max propagates NaN: a block that overflowed (inf, NaN) is not bounded
-        top = float(np.max(np.r_[g.jacobian_sigma_max.to_numpy(float),
-                                 g.max_ratio.to_numpy(float)]))
-        lo = float(g.min_ratio.min())
-        bounded[v] = bool(np.isfinite(top) and top <= STABLE_BOUND and lo > 0)
-        growing[v] = bool(float(g.jacobian_sigma_max.max()) > 1 + TOL)
-        per.append(f"{LABELS[v]} {fmt(lo, 4)}–{fmt(top, 4)} ("
-                   + ("bounded" if bounded[v] else f"beyond {STABLE_BOUND:g}") + ", "
-                   + ("not contractive" if growing[v] else "contractive") + ")")
+        vals = np.r_[g.jacobian_sigma_max.to_numpy(float), g.max_ratio.to_numpy(float),
+                     g.min_ratio.to_numpy(float)]
+        finite = bool(np.all(np.isfinite(vals)) and (g.min_ratio > 0).all())
+        med = float(np.median(g.jacobian_sigma_max.to_numpy(float)))
+        bounded[v] = finite and med <= STABLE_BOUND
+        growing[v] = finite and med > 1 + TOL
+        c = ctrl[ctrl.variant == v].jacobian_sigma_max.to_numpy(float)
+        ctrl_med[v] = float(np.median(c)) if len(c) else float("nan")
+        per.append(f"{LABELS[v]}: median σ_max {fmt(med, 4)} over {len(g)} blocks "
+                   f"(range {fmt(float(g.jacobian_sigma_max.min()), 4)}–"
+                   f"{fmt(float(g.jacobian_sigma_max.max()), 4)}; "
+                   + ("bounded" if bounded[v] else f"beyond {STABLE_BOUND:g} or not finite")
+                   + ", " + ("not contractive" if growing[v] else "contractive")
+                   + f"); at h = 4h* without norm: median {fmt(ctrl_med[v], 4)}")
+    # a control that overflowed (inf, NaN) is unstable too; a missing one cannot be read
+    ref_ok = all(v in set(ctrl.variant) and not (ctrl_med[v] <= STABLE_BOUND) for v in bounded)
     return check(
         "others_not_contractive",
         "The Hamiltonian and second-order blocks (as used: TV, h = 1) are stable but not "
         "contractive: Theorem 1's bound M ≤ 1 is specific to the parabolic block",
         paper="hyperbolic blocks conserve energy (no decay, no growth; §3, Theorem 2); "
         "stable, ‖Y(T) − Ỹ(T)‖ ≤ M ‖Y(0) − Ỹ(0)‖, but no M ≤ 1 claimed",
-        ours="ratio range (min random ratio – max of Jacobian σ_max and random ratios) "
-        "per block type: " + "; ".join(per),
-        rule=f"for each block type: stable, every ratio and Jacobian σ_max ≤ "
-        f"{STABLE_BOUND:g} (finite, and > 0), and not contractive, some Jacobian σ_max "
-        f"> 1 + {TOL:g} (partly: both stable, only one not contractive)",
+        ours="; ".join(per),
+        rule=f"for each block type, over its blocks: every value finite, median Jacobian "
+        f"σ_max ≤ {STABLE_BOUND:g} (stable) and > 1 + {TOL:g} (not contractive) (partly: "
+        "both stable, only one not contractive); the median is robust to one block",
         passed=all(bounded.values()) and all(growing.values()),
         partly=all(bounded.values()) and any(growing.values()),
+        subject="Hamiltonian and second-order blocks as used",
+        reference="the same blocks without normalisation at h = 4h* (beyond the step-size "
+        "limit)",
+        reference_ok=ref_ok,
+        floor=f"the unstable reference's median σ_max > {STABLE_BOUND:g} (the bound tells "
+        "stable from unstable)",
+        kind="check",
         note=f"The bound {STABLE_BOUND:g}: leapfrog / Verlet on y″ = −λy at the edge of "
         "its stability region grows as 1 + 2j (7 after 3 steps); an unstable step grows "
-        "geometrically.",
+        "geometrically. The contrast the claim draws, the parabolic block's M ≤ 1, is "
+        "theorem1_random / theorem1_trained. A check by the kind criterion: the random "
+        "(initial) blocks have the property already, and the Verlet block cannot contract "
+        "for any weights (each half-step is a shear, det J = 1).",
     )
 
 

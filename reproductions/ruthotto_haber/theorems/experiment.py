@@ -89,7 +89,7 @@ def measure(cfg: Config, models: dict | None, x_test: torch.Tensor | None):
         tb = models["second_order"].blocks[0]
         cases["trained K (stage 1, step 1)"] = (
             tb.fields[0].K, tb.fields[0].b, inputs[("second_order", "trained", 0)][:4])
-    en_df, en = theorem2(cases, cfg.energy_steps)
+    en_df, en = theorem2(cases, cfg.energy_steps, cfg.seed)
     return rat, summ, en_df, en, rev
 
 
