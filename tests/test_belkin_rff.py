@@ -11,6 +11,7 @@ import torch
 from nnde.errors import ParamError
 from nnde.results import Results
 from reproductions.belkin.rff import claims, experiment
+from tests.verdict_cases import Case, verdict_test
 
 
 def judge(df: pd.DataFrame, n: int, trivial: dict, dataset: str = "digits") -> dict:
@@ -51,59 +52,11 @@ def test_rff_trivial_losses():
     assert t["test_squared"] == pytest.approx(want)
 
 
-# --------------------------------------------------------------------------- claims flip
-def _rff_frame(loss_of_N, n=100, train=0.0):
-    Ns = [5, 20, 50, 90, 100, 110, 200, 500, 1000]
-    return pd.DataFrame(
-        [
-            {
-                "seed": 0,
-                "N": N,
-                "N_over_n": N / n,
-                "test_zero_one": min(0.9, loss_of_N(N) / 10),
-                "test_squared": loss_of_N(N),
-                "train_squared": train if N >= n else 1,
-                "train_zero_one": 0.0,
-                "coef_norm": loss_of_N(N),
-                "cond": 1.0,
-            }
-            for N in Ns
-        ]
-    )
-
-
-#: Trivial-predictor losses for the made-up frames (the floor of the comparisons, new with
-#: the "no verdict without a competent model" rule): well above every fit's loss there.
-RFF_TRIVIAL = {"test_zero_one": 0.9, "test_squared": 10.0}
-
-
-def _verdicts(df, n=100, trivial=RFF_TRIVIAL):
-    return {k: c.verdict for k, c in judge(df, n, trivial).items()}
-
-
-def test_rff_claims_flip():
-    good = _verdicts(_rff_frame(lambda N: 50.0 if N == 100 else 100.0 / N))
-    assert set(good.values()) == {"reproduced"}, good
-    mono = _verdicts(_rff_frame(lambda N: 100.0 / N, train=0.1))
-    assert mono["rff_peak_at_threshold"] == "not reproduced"
-    assert mono["rff_norm_peaks_at_threshold"] == "not reproduced"
-    assert mono["rff_train_zero"] == "not reproduced"
-    # a second descent that never beats the under-parameterised optimum is only "partly"
-    dip = _verdicts(_rff_frame(lambda N: {20: 0.01, 100: 50.0}.get(N, 1.0)))
-    assert dip["rff_second_descent_squared"] == "partly"
-
-
-def test_small_profile_note_only_off_mnist():
-    df = _rff_frame(lambda N: 50.0 if N == 100 else 100.0 / N)
-    assert all(c.note.startswith("Small profile: 8×8 digits with n = 100")
-               for k, c in judge(df, 100, RFF_TRIVIAL).items() if k != "rff_train_zero")
-    assert not judge(df, 100, RFF_TRIVIAL, "mnist")["rff_peak_at_threshold"].note
-
-
 # --------------------------------------------------------------------------- verdicts
 NN = 100  # training-set size of the made-up RFF tables
 NS = [5, 20, 50, 90, 100, 110, 200, 500, 1000]
 TRIVIAL = {"test_zero_one": 0.9, "test_squared": 0.9}
+N_TEST = 719
 
 
 def _sq(N_):
@@ -114,7 +67,7 @@ def _sq(N_):
 
 
 def _zo(N_):
-    return {5: 0.3, 20: 0.1, 50: 0.02, 90: 0.08, 100: 0.85, 110: 0.1, 200: 0.03, 500: 0.015,
+    return {5: 0.3, 20: 0.1, 50: 0.05, 90: 0.08, 100: 0.85, 110: 0.1, 200: 0.03, 500: 0.015,
             1000: 0.012}[N_]
 
 
@@ -122,7 +75,8 @@ def _nm(N_):
     return {5: 2, 20: 5, 50: 20, 90: 200, 100: 5000, 110: 300, 200: 150, 500: 100, 1000: 80}[N_]
 
 
-def _rff(sq=_sq, zo=_zo, nm=_nm, train=0.0, trivial=TRIVIAL):
+def _res(sq=_sq, zo=_zo, nm=_nm, train=0.0, trivial=TRIVIAL, se=0.005, dataset="digits"):
+    """One feature draw; ``se``: the test set's standard error of the squared loss."""
     df = pd.DataFrame(
         [
             {
@@ -131,6 +85,7 @@ def _rff(sq=_sq, zo=_zo, nm=_nm, train=0.0, trivial=TRIVIAL):
                 "N_over_n": N_ / NN,
                 "test_zero_one": zo(N_),
                 "test_squared": sq(N_),
+                "test_squared_se": se * (100 if N_ == NN else 1),
                 "train_squared": train if N_ >= NN else 0.1,
                 "train_zero_one": 0.0,
                 "coef_norm": nm(N_),
@@ -139,12 +94,18 @@ def _rff(sq=_sq, zo=_zo, nm=_nm, train=0.0, trivial=TRIVIAL):
             for N_ in NS
         ]
     )
-    return judge(df, NN, trivial)
+    return Results(frames={"sweep": df},
+                   records={"data": {"n": NN, "n_test": N_TEST, "trivial": trivial},
+                            "config": {"dataset": dataset}})
+
+
+def _rff(**kw):
+    return {c.id: c for c in claims.claim.judge(_res(**kw))}
 
 
 def test_rff_declares_every_claim_it_makes():
     assert set(_rff()) == set(claims.claim.ids)
-    # the ids the report and the verdicts marks name, in the order of the section
+    # the ids the report and the verdict cases name, in the order of the section
     assert claims.claim.ids == (
         "rff_peak_at_threshold",
         "rff_second_descent_squared",
@@ -152,59 +113,75 @@ def test_rff_declares_every_claim_it_makes():
         "rff_train_zero",
         "rff_norm_peaks_at_threshold",
     )
+    assert [k for k, c in _rff().items() if c.kind == "check"] == ["rff_train_zero"]
 
 
-@pytest.mark.verdicts("belkin.rff.rff_peak_at_threshold")
-def test_rff_peak_at_threshold_can_fail():
-    c = _rff()["rff_peak_at_threshold"]
-    assert (c.verdict, c.kind) == ("reproduced", "experiment")
-    mono = _rff(sq=lambda N_: 100.0 / N_, zo=lambda N_: 1.0 / N_)
-    assert mono["rff_peak_at_threshold"].verdict == "not reproduced"
-    # only the zero-one loss peaks at N = n: partly
-    early = _rff(sq=lambda N_: 500.0 if N_ == 5 else _sq(N_))
-    assert early["rff_peak_at_threshold"].verdict == "partly"
+def test_small_profile_note_only_off_mnist():
+    assert all("Small profile: 8×8 digits with n = 100" in c.note
+               for k, c in _rff().items() if k != "rff_train_zero")
+    assert "Small profile" not in _rff(dataset="mnist")["rff_peak_at_threshold"].note
 
 
-@pytest.mark.verdicts("belkin.rff.rff_second_descent_squared")
-def test_rff_second_descent_squared_can_fail():
-    key = "rff_second_descent_squared"
-    c = _rff()[key]
-    assert (c.verdict, c.kind) == ("reproduced", "experiment")
-    # no descent past the peak
-    assert _rff(sq=lambda N_: 200.0 if N_ >= NN else _sq(N_))[key].verdict == "not reproduced"
-    # a descent that stays above the best under-parameterised fit: partly
-    assert _rff(sq=lambda N_: max(0.3, _sq(N_)) if N_ > NN else _sq(N_))[key].verdict == "partly"
-    # floor: no better than predicting the class frequencies → inconclusive
-    assert _rff(trivial={**TRIVIAL, "test_squared": 0.2})[key].verdict == "inconclusive"
+def test_rff_sweep_saves_the_squared_loss_standard_error():
+    rng = np.random.default_rng(0)
+    xtr, xte = rng.uniform(0, 1, (40, 6)), rng.uniform(0, 1, (30, 6))
+    ytr, yte = np.arange(40) % 3, np.arange(30) % 3
+    df = experiment.sweep((xtr, ytr, xte, yte), [10, 200], experiment.median_distance(xtr),
+                          [0])
+    assert (df.test_squared_se > 0).all()
+    assert (df.test_squared_se < df.test_squared).all()
 
 
-@pytest.mark.verdicts("belkin.rff.rff_second_descent_zero_one")
-def test_rff_second_descent_zero_one_can_fail():
-    key = "rff_second_descent_zero_one"
-    c = _rff()[key]
-    assert (c.verdict, c.kind) == ("reproduced", "experiment")
-    assert _rff(zo=lambda N_: 0.85 if N_ >= NN else _zo(N_))[key].verdict == "not reproduced"
-    assert _rff(zo=lambda N_: max(0.05, _zo(N_)) if N_ > NN else _zo(N_))[key].verdict == ("partly")
-    # features that learn nothing: every fit at the majority-class error
-    chance = _rff(zo=lambda N_: 0.95 if N_ == NN else (0.9 if N_ < NN else 0.89))
-    assert chance[key].verdict == "inconclusive"
-
-
-@pytest.mark.verdicts("belkin.rff.rff_train_zero")
-def test_rff_train_zero_identity_can_fail():
-    c = _rff()["rff_train_zero"]
-    assert (c.verdict, c.kind) == ("reproduced", "check")
-    assert _rff(train=0.1)["rff_train_zero"].verdict == "not reproduced"
-
-
-@pytest.mark.verdicts("belkin.rff.rff_norm_peaks_at_threshold")
-def test_rff_norm_peaks_at_threshold_can_fail():
-    key = "rff_norm_peaks_at_threshold"
-    c = _rff()[key]
-    assert (c.verdict, c.kind) == ("reproduced", "experiment")
-    assert _rff(nm=lambda N_: float(N_))[key].verdict == "not reproduced"  # keeps growing
-    # peaks at n but barely falls past it
-    assert _rff(nm=lambda N_: 5000.0 if N_ == NN else 4000.0)[key].verdict == "not reproduced"
+SQ_KEY, ZO_KEY = "rff_second_descent_squared", "rff_second_descent_zero_one"
+CASES = [
+    Case("rff_peak_at_threshold", "reproduced", lambda: _res(), "peak at N = n"),
+    Case("rff_peak_at_threshold", "not reproduced",
+         lambda: _res(sq=lambda N_: 100.0 / N_, zo=lambda N_: 1.0 / N_),
+         "the losses fall monotonically"),
+    Case("rff_peak_at_threshold", "partly",
+         lambda: _res(sq=lambda N_: 500.0 if N_ == 5 else _sq(N_)),
+         "only the zero-one loss peaks at N = n"),
+    Case("rff_peak_at_threshold", "inconclusive",
+         lambda: _res(sq=lambda N_: 199.0 if N_ == 5 else _sq(N_),
+                      zo=lambda N_: 0.84 if N_ == 5 else _zo(N_), se=0.5),
+         "as high at N = 5 as at N = n, within the test set's noise"),
+    Case(SQ_KEY, "reproduced", lambda: _res(), "0.085 at 10 n against 0.16"),
+    Case(SQ_KEY, "not reproduced", lambda: _res(sq=lambda N_: 200.0 if N_ >= NN else _sq(N_)),
+         "no descent past the peak"),
+    Case(SQ_KEY, "partly",
+         lambda: _res(sq=lambda N_: max(0.3, _sq(N_)) if N_ > NN else _sq(N_)),
+         "a descent that stays above the best under-parameterised fit"),
+    Case(SQ_KEY, "partly", lambda: _res(se=0.05),
+         "the over-parameterised optimum lower, but within the test set's noise"),
+    Case(SQ_KEY, "inconclusive", lambda: _res(trivial={**TRIVIAL, "test_squared": 0.2}),
+         "reference below floor: no better than predicting the class frequencies"),
+    Case(SQ_KEY, "not reproduced",
+         lambda: _res(sq=lambda N_: max(0.6, _sq(N_)) if N_ > NN else _sq(N_)),
+         "subject below floor: the over-parameterised fits near the trivial predictor"),
+    Case(ZO_KEY, "reproduced", lambda: _res(), "0.012 at 10 n against 0.05"),
+    Case(ZO_KEY, "not reproduced", lambda: _res(zo=lambda N_: 0.85 if N_ >= NN else _zo(N_)),
+         "no descent past the peak"),
+    Case(ZO_KEY, "partly",
+         lambda: _res(zo=lambda N_: max(0.06, _zo(N_)) if N_ > NN else _zo(N_)),
+         "a descent that stays above the best under-parameterised fit"),
+    Case(ZO_KEY, "partly",
+         lambda: _res(zo=lambda N_: {500: 0.0125, 1000: 0.0125}.get(N_, _zo(N_))
+                      if N_ > NN else {50: 0.0167}.get(N_, _zo(N_))),
+         "0.0125 against 0.0167 on 719 test images (the small profile): within the test "
+         "set's sampling error, the descent alone"),
+    Case(ZO_KEY, "inconclusive",
+         lambda: _res(zo=lambda N_: 0.95 if N_ == NN else (0.9 if N_ < NN else 0.89)),
+         "reference below floor: features that learn nothing"),
+    Case("rff_train_zero", "reproduced", lambda: _res(), "interpolation"),
+    Case("rff_train_zero", "not reproduced", lambda: _res(train=0.1), "no interpolation"),
+    Case("rff_norm_peaks_at_threshold", "reproduced", lambda: _res(), "norm peak at n"),
+    Case("rff_norm_peaks_at_threshold", "not reproduced", lambda: _res(nm=float),
+         "the norm keeps growing"),
+    Case("rff_norm_peaks_at_threshold", "not reproduced",
+         lambda: _res(nm=lambda N_: 5000.0 if N_ == NN else 4000.0),
+         "peaks at n but barely falls past it"),
+]
+test_verdict_cases = verdict_test(claims.claim, CASES)
 
 
 # --------------------------------------------------------------------------- bad params

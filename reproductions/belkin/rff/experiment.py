@@ -169,7 +169,8 @@ def min_norm_solve(Phi, Y, rcond: float | None = None):
 
 
 def sweep(data, Ns, sigma: float, seeds, device="cpu"):
-    """Pure computation: one row per (seed, N) with the losses and norms of Figure 2."""
+    """Pure computation: one row per (seed, N) with the losses and norms of Figure 2 and
+    the standard error of the test squared loss over the test examples."""
     xtr, ytr, xte, yte = data
     classes = int(max(ytr.max(), yte.max())) + 1
     Xtr = torch.as_tensor(xtr, dtype=torch.float64, device=device)
@@ -186,13 +187,16 @@ def sweep(data, Ns, sigma: float, seeds, device="cpu"):
             A, s = min_norm_solve(Phi, Ytr)
             P_te = features(Xte, V, b, sigma, N) @ A
             P_tr = Phi @ A
+            sq_te = ((P_te - Yte) ** 2).sum(1)
             rows.append(
                 {
                     "seed": seed,
                     "N": N,
                     "N_over_n": N / n,
                     "test_zero_one": float((P_te.argmax(1) != yte_t).double().mean()),
-                    "test_squared": float(((P_te - Yte) ** 2).sum(1).mean()),
+                    "test_squared": float(sq_te.mean()),
+                    # the test set's sampling error of that mean (per-example spread)
+                    "test_squared_se": float(sq_te.std() / math.sqrt(len(sq_te))),
                     "train_squared": float(((P_tr - Ytr) ** 2).sum(1).mean()),
                     "train_zero_one": float((P_tr.argmax(1) != Ytr.argmax(1)).double().mean()),
                     "coef_norm": float(torch.linalg.norm(A)),
@@ -216,7 +220,8 @@ def run(config: Config, out: ResultsWriter) -> None:
     set_threads(c.threads)
     data = load_data(c.dataset, c.n_train, c.n_test, c.seed)
     n = len(data[0])
-    sigma = median_distance(data[0]) if c.bandwidth == "median" else c.bandwidth
+    sigma = (median_distance(data[0], seed=c.seed) if c.bandwidth == "median"
+             else c.bandwidth)
     Ns = n_grid(n, c.N_min_factor, c.N_max_factor, c.grid_points, list(c.near_threshold))
     out.frame("sweep", sweep(data, Ns, sigma, c.seeds, c.device))
     out.json("data", {"n": n, "n_test": len(data[2]), "sigma": sigma, "Ns": Ns,
