@@ -177,8 +177,8 @@ def test_claims_follow_the_data():
 def _params(**over):
     p = {"archs": ["resnet", "hamiltonian"], "datasets": ["swiss_roll"], "depths": [2, 4],
          "seeds": [0], "T": 2.0, "width": 4, "gamma": 0.1, "higher_method": "rk4",
-         "n_train": 16, "n_val": 16, "epochs": 2, "batch_size": 16, "lr": 0.01,
-         "smooth": 0.0, "eps": 1e-4, "n_perturbations": 2, "eig_points": 4, "workers": 1,
+         "n_train": 16, "n_val": 16, "epochs": 2, "lr": 0.01,
+         "smooth": 0.0, "smooth_antisym": 0.0, "plateau": None, "eps": 1e-4, "n_perturbations": 2, "eig_points": 4, "workers": 1,
          "threads": 1, "multilevel_archs": ["resnet"], "multilevel_start": 2,
          "multilevel_depth": 4,
          "multilevel_refine_to": 8,
@@ -190,7 +190,10 @@ def _params(**over):
 @pytest.mark.parametrize("key,value", [("archs", ["resnet", "mlp"]), ("depths", [0, 4]),
                                        ("T", 0), ("T", -1.0), ("width", 3), ("seeds", [-1]),
                                        ("datasets", ["moons"]), ("higher_method", "verlet"),
-                                       ("n_val", 18), ("smooth", -1.0)])
+                                       ("n_val", 18), ("smooth", -1.0),
+                                       ("smooth_antisym", -1e-4),
+                                       ("plateau", {"patience": 0}),
+                                       ("plateau", {"speed": 1})])
 def test_bad_params_name_the_key(key, value):
     with pytest.raises(ParamError, match=f"haber_ruthotto.architectures.{key}"):
         experiment.read_config(_params(**{key: value}))
@@ -210,6 +213,8 @@ def test_bad_params_leave_no_output(tmp_path, monkeypatch):
 
 def test_tiny_run_is_deterministic_and_complete(tmp_path):
     cfg = experiment.read_config(_params(archs=list(model.ARCHS), smooth=1e-3,
+                                         smooth_antisym=1e-4,
+                                         plateau={"patience": 1, "rel": 0.5, "drops": 0},
                                          multilevel_archs=["resnet", "hamiltonian"]))
     df1, kept, lv1, rf1 = experiment.sweep(cfg, keep={("resnet", 2)})
     df2, _, lv2, rf2 = experiment.sweep(cfg)
@@ -218,6 +223,10 @@ def test_tiny_run_is_deterministic_and_complete(tmp_path):
     pd.testing.assert_frame_equal(df1[cols], df2[cols])
     assert np.isfinite(df1[cols].to_numpy()).all()
     assert kept[("resnet", 2)]["hlam"].shape == (2, 4, 1, 4)
+    # every cell records its plateau run: steps, whether the criterion was met, and why
+    assert set(df1.stop_reason) <= {"plateau", "floor", "cap"}
+    assert (df1.steps_run <= 2).all() and set(df1.converged) <= {True, False}
+    assert (df1.converged == (df1.stop_reason != "cap")).all()
     # multi-level: levels 2 → 4 for both architectures, deterministic too; one θ(t)
     # sampled at 2, 4, 8
     assert sorted(lv1.depth.unique()) == [2, 4] and set(lv1.arch) == {"resnet", "hamiltonian"}
@@ -252,6 +261,23 @@ def test_saved_results_give_the_same_claims(tmp_path, monkeypatch):
     for k, v in kept[("resnet", 4)]["state"].items():
         assert np.array_equal(saved[("resnet", 4)]["state"][k], v.numpy())
     assert np.array_equal(saved[("resnet", 4)]["hlam"], kept[("resnet", 4)]["hlam"])
+
+
+def test_objective_adds_the_time_derivative_regulariser():
+    from reproductions.haber_ruthotto.architectures.cells import objective
+
+    torch.manual_seed(0)
+    E, w, N, h, alpha = 2, 4, 3, 0.5, 0.01
+    stack = model.build_stack("resnet", E * w, N, h, 0.1, "rk4")
+    packed = model.Packed(stack, E, w, [2, 2])
+    x, y = torch.randn(5, E * w), torch.randint(0, 2, (5, E))
+    out = packed(x)
+    ce = torch.nn.functional.cross_entropy(out, y) * E
+    reg = sum(((f1.K - f0.K).square().sum() + (f1.b - f0.b).square().sum())
+              for f0, f1 in zip(stack.fields[:-1], stack.fields[1:], strict=True))
+    got = objective(packed, E, h, alpha)(out, y)
+    torch.testing.assert_close(got, ce + alpha / h * reg)
+    torch.testing.assert_close(objective(packed, E, h, 0.0)(out, y), ce)
 
 
 def test_resample_weights_prolongs_and_restricts_one_weight_function():

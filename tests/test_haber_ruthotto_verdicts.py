@@ -1,12 +1,11 @@
-"""Falsification tests for the Haber & Ruthotto (2017) claim rules: each rule is fed
-made-up tables on which its claim is false (verdict not "reproduced") and true
-("reproduced"). No training here: the rules are pure functions of the tables."""
+"""Verdict cases for the Haber & Ruthotto (2017) claim rules (Example 1 and the
+architectures): made-up tables fed to the stages' own claim functions, with the verdict
+each must give. No training here: the rules are pure functions of the tables."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from nnde.results import Results
 from reproductions.haber_ruthotto.architectures import claims as arch
@@ -14,6 +13,7 @@ from reproductions.haber_ruthotto.architectures.model import ARCHS, STABLE
 from reproductions.haber_ruthotto.architectures.summary import majority_baseline
 from reproductions.haber_ruthotto.example1 import MATRICES
 from reproductions.haber_ruthotto.example1 import claims as ex1
+from tests.verdict_cases import Case, verdict_test
 
 # --------------------------------------------------------------------------- example 1
 H = 0.1
@@ -53,58 +53,45 @@ def _ex1(over=None):
 
 
 def test_example1_declares_every_claim_it_makes():
-    assert set(_ex1()) == set(ex1.claim.ids)
+    claims = _ex1()
+    assert set(claims) == set(ex1.claim.ids)
+    # fixed matrices, nothing trained: every claim of Example 1 is a check
+    assert {c.kind for c in claims.values()} == {"check"}
 
 
-@pytest.mark.verdicts("haber_ruthotto.example1.K_plus_diverges")
-def test_K_plus_diverges_can_fail():
-    assert _ex1()["K_plus_diverges"].verdict == "reproduced"
-    assert _ex1()["K_plus_diverges"].kind == "experiment"
-    for false in ([4.3, 3.0], [0.9, 1.2], [0.5, 0.4]):  # not growing / not above 1
-        c = _ex1({("K_plus", "euler", "M"): false})["K_plus_diverges"]
-        assert c.verdict == "not reproduced", false
+def _ex1_res(over=None):
+    return Results(frames={"stability": _ex1_stats(over)},
+                   records={"config": {"h": H, "higher": "rk4"}})
 
 
-@pytest.mark.verdicts("haber_ruthotto.example1.K_minus_contracts")
-def test_K_minus_contracts_can_fail():
-    assert _ex1()["K_minus_contracts"].verdict == "reproduced"
-    assert _ex1()["K_minus_contracts"].kind == "experiment"
-    for false in ([0.33, 0.5], [1.2, 0.9], [2.0, 4.0]):
-        c = _ex1({("K_minus", "euler", "M"): false})["K_minus_contracts"]
-        assert c.verdict == "not reproduced", false
-
-
-@pytest.mark.verdicts("haber_ruthotto.example1.K_zero_euler_growth")
-def test_K_zero_euler_growth_identity_can_fail():
-    c = _ex1()["K_zero_euler_growth"]
-    assert (c.verdict, c.kind) == ("reproduced", "check")
-    # an integrator that did not grow (or grew by a different factor) breaks the identity
-    for false in ([1.0, 1.0], [abs(1 + 1j * H) ** 10, abs(1 + 1j * H) ** 21]):
-        c = _ex1({("K_zero", "euler", "M_linearised"): false})["K_zero_euler_growth"]
-        assert c.verdict == "not reproduced", false
-
-
-@pytest.mark.verdicts("haber_ruthotto.example1.K_zero_euler_growth_tanh")
-def test_K_zero_euler_growth_tanh_can_fail():
-    c = _ex1()["K_zero_euler_growth_tanh"]
-    assert (c.verdict, c.kind) == ("reproduced", "experiment")
-    # Euler no worse than the exact flow, or an excess that does not grow with depth
-    for false in ([1.00413, 1.02944], [1.10, 1.10]):
-        c = _ex1({("K_zero", "euler", "M"): false})["K_zero_euler_growth_tanh"]
-        assert c.verdict == "not reproduced", false
-
-
-@pytest.mark.verdicts("haber_ruthotto.example1.K_zero_higher_order_preserves")
-def test_K_zero_higher_order_check_can_fail():
-    c = _ex1()["K_zero_higher_order_preserves"]
-    assert (c.verdict, c.kind) == ("reproduced", "check")
-    # (the default table's tanh M is 1.03, not 1: the tanh flow conserves Σ log cosh, not
-    # distances; the check asks the higher-order step to follow the exact flow instead)
-    euler_like = [abs(1 + 1j * H) ** n for n in LAYERS]
-    bad_lin = _ex1({("K_zero", "rk4", "M_linearised"): euler_like})
-    assert bad_lin["K_zero_higher_order_preserves"].verdict == "not reproduced"
-    off_flow = _ex1({("K_zero", "rk4", "M"): [1.051, 1.126]})  # follows Euler instead
-    assert off_flow["K_zero_higher_order_preserves"].verdict == "not reproduced"
+EUL = [abs(1 + 1j * H) ** n for n in LAYERS]
+EX1_CASES = [
+    Case("K_plus_diverges", "reproduced", _ex1_res, "M > 1 and growing"),
+    *(Case("K_plus_diverges", "not reproduced",
+           lambda f=f: _ex1_res({("K_plus", "euler", "M"): f}), f"M = {f}")
+      for f in ([4.3, 3.0], [0.9, 1.2], [0.5, 0.4])),
+    Case("K_minus_contracts", "reproduced", _ex1_res, "M < 1 and shrinking"),
+    *(Case("K_minus_contracts", "not reproduced",
+           lambda f=f: _ex1_res({("K_minus", "euler", "M"): f}), f"M = {f}")
+      for f in ([0.33, 0.5], [1.2, 0.9], [2.0, 4.0])),
+    Case("K_zero_euler_growth", "reproduced", _ex1_res, "|1 + ih|^N"),
+    Case("K_zero_euler_growth", "not reproduced",
+         lambda: _ex1_res({("K_zero", "euler", "M_linearised"): [1.0, 1.0]}), "no growth"),
+    Case("K_zero_euler_growth", "not reproduced",
+         lambda: _ex1_res({("K_zero", "euler", "M_linearised"):
+                           [abs(1 + 1j * H) ** 10, abs(1 + 1j * H) ** 21]}), "wrong factor"),
+    Case("K_zero_euler_growth_tanh", "reproduced", _ex1_res, "Euler above the exact flow"),
+    Case("K_zero_euler_growth_tanh", "not reproduced",
+         lambda: _ex1_res({("K_zero", "euler", "M"): [1.00413, 1.02944]}), "equal to exact"),
+    Case("K_zero_euler_growth_tanh", "not reproduced",
+         lambda: _ex1_res({("K_zero", "euler", "M"): [1.10, 1.10]}), "excess not growing"),
+    Case("K_zero_higher_order_preserves", "reproduced", _ex1_res, "rk4 follows the flow"),
+    Case("K_zero_higher_order_preserves", "not reproduced",
+         lambda: _ex1_res({("K_zero", "rk4", "M_linearised"): EUL}), "rk4 grows like Euler"),
+    Case("K_zero_higher_order_preserves", "not reproduced",
+         lambda: _ex1_res({("K_zero", "rk4", "M"): [1.051, 1.126]}), "tanh off the flow"),
+]
+test_example1_verdict_cases = verdict_test(ex1.claim, EX1_CASES)
 
 
 # --------------------------------------------------------------------------- architectures
@@ -112,13 +99,20 @@ DEPTHS = (8, 16, 64, 256)
 DATASETS = {"swiss_roll": 0.5, "peaks": 0.72}  # data set → majority-class share
 
 
+def _resnet_grad(a, n):
+    """Default gradient ratios (initial, trained): flat in depth for the stable nets,
+    growing ×√10 per doubling of N for the ResNet."""
+    return (1.5, 10 ** (0.5 * np.log2(n / 8))) if a == "resnet" else (2.0, 2.0)
+
+
 def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
-                acc=None, M_by_arch=None, euler=True, majority=True, grad=None, eig=None):
+                acc=None, M_by_arch=None, euler=True, majority=True, grad=None, eig=None,
+                grad_seed=None):
     """A made-up measured table: 5 architectures × 4 depths × 2 data sets × 2 seeds.
     ``acc``: {arch: validation accuracy} (default 0.9 everywhere) or a callable
     (arch, depth, dataset, seed) → accuracy. ``grad``: callable (arch, depth) →
-    (first/last ratio at initialisation, trained); default 2 for stable nets and 30
-    (trained) for the ResNet. ``eig``: {arch: {column: value}} overrides."""
+    (first/last ratio at initialisation, trained), ``grad_seed`` the same per seed;
+    default :func:`_resnet_grad`. ``eig``: {arch: {column: value}} overrides."""
     acc = acc or {}
     rows = []
     for a in ARCHS:
@@ -127,7 +121,8 @@ def _arch_table(M_stable=(5.0, 1.5, 1.6, 1.8), M_resnet=(1.5, 4.0, 30.0, 100.0),
                 for s in (0, 1):
                     M = (M_by_arch or {}).get(a, M_resnet if a == "resnet" else M_stable)[i]
                     v = acc(a, n, d, s) if callable(acc) else acc.get(a, 0.9)
-                    gi, gt = grad(a, n) if grad else ((1.5, 30.0) if a == "resnet" else (2.0, 2.0))
+                    gi, gt = (grad_seed(a, n, s) if grad_seed else
+                              grad(a, n) if grad else _resnet_grad(a, n))
                     r = {"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": s,
                          "integrator": "euler", "M": M, "M_min": 0.5, "M_median": M,
                          "val_acc": v, "train_acc": 1.0, "grad_first": gt,
@@ -177,13 +172,15 @@ def _levels(acc=0.9, cpu=5.0, archs=("resnet", "antisym_euler")):
     return pd.DataFrame(rows)
 
 
-def _refine(M=(40.0, 20.0, 15.0, 14.5, 14.4), archs=("resnet", "antisym_euler")):
-    """One θ(t) sampled at N = 16 … 256: M per N (the same for every member)."""
+def _refine(M=(40.0, 20.0, 15.0, 14.5, 14.4), archs=("resnet", "antisym_euler"), M_max=None):
+    """One θ(t) sampled at N = 16 … 256: the median ratio M̃ = M / 4 per N (the same for
+    every member); the maximum ``M_max`` (default M)."""
+    M_max = M if M_max is None else M_max
     return pd.DataFrame([{"arch": a, "depth": n, "h": 20 / n, "dataset": d, "seed": s,
-                          "integrator": "euler", "M": m, "M_median": m / 4,
+                          "integrator": "euler", "M": mx, "M_median": m / 4,
                           "max_abs_hlam": 1.0, "frac_outside_region": 0.0,
                           "frac_step_only": 0.0}
-                         for a in archs for n, m in zip(ML_LEVELS, M, strict=True)
+                         for a in archs for n, m, mx in zip(ML_LEVELS, M, M_max, strict=True)
                          for d in DATASETS for s in (0, 1)])
 
 
@@ -198,155 +195,154 @@ def test_architectures_declares_every_claim_it_makes():
     claims = _arch(_arch_table())
     assert set(claims) == set(arch.claim.ids)
     kinds = {c.id: c.kind for c in claims.values()}
-    assert kinds.pop("stable_archs_eigenvalues_on_axis") == "check"  # an identity
+    # identities, properties at initialisation and of the integrators: checks
+    for cid in ("stable_archs_eigenvalues_on_axis", "resnet_eigenvalues_off_axis",
+                "M_converges_as_h_to_0", "antisym_euler_gamma0_unstable"):
+        assert kinds.pop(cid) == "check", cid
     assert set(kinds.values()) == {"experiment"}
     assert all("§" in c.statement or "paper" in c.statement or "experiments" in c.statement
                for c in claims.values())
 
 
-@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_eigenvalues_on_axis")
-def test_stable_eigenvalues_on_axis_can_fail():
-    cid = "stable_archs_eigenvalues_on_axis"
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    # a Hamiltonian layer with a real part of 1 % of its spectral radius: wrong layer
-    off = _arch(_arch_table(eig={"hamiltonian": {"eig_max_abs_re_rel": 0.01}}))[cid]
-    assert off.verdict == "not reproduced" and "hamiltonian" in off.note
-    # antisymmetric with γ: Re λ below −γ is outside [−γ, 0]
-    low = _arch(_arch_table(eig={"antisym_euler": {"eig_min_re": -0.2}}))[cid]
-    assert low.verdict == "not reproduced"
-    up = _arch(_arch_table(eig={"antisym_euler": {"eig_max_re_rel": 1e-3}}))[cid]
-    assert up.verdict == "not reproduced"
+def _res(df=None, levels=None, refine=None):
+    df = _arch_table() if df is None else df
+    levels = _levels() if levels is None else levels
+    refine = _refine() if refine is None else refine
+    return Results(frames={"cells": df, "levels": levels, "refine": refine})
 
 
-@pytest.mark.verdicts("haber_ruthotto.architectures.resnet_eigenvalues_off_axis")
-def test_resnet_eigenvalues_off_axis_can_fail():
-    cid = "resnet_eigenvalues_off_axis"
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    on = _arch(_arch_table(eig={"resnet": {"eig_off_axis": 0.0, "eig_re_pos": 0.0}}))[cid]
-    assert on.verdict == "not reproduced"
-    # off the axis, but only to the left (lossy, never amplifying): partly
-    left = _arch(_arch_table(eig={"resnet": {"eig_off_axis": 0.8, "eig_re_pos": 0.0}}))[cid]
-    assert left.verdict == "partly"
+def _T(**kw):
+    return lambda: _res(_arch_table(**kw))
 
 
-@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_M_bounded_in_depth")
-def test_stable_M_bounded_in_depth_can_fail():
-    cid = "stable_archs_M_bounded_in_depth"
-    # bounded in depth (large at N = 8, where h = 2.5 leaves the region, then flat): §3
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    # M far from 1 but not growing with depth is still bounded: the paper says bounded,
-    # not M ≈ 1
-    assert _arch(_arch_table(M_stable=(30.0, 40.0, 45.0, 50.0)))[cid].verdict == "reproduced"
-    # M growing with depth past the middle: not bounded
-    growing = _arch(_arch_table(M_stable=(1.0, 1.0, 3.0, 10.0)))[cid]
-    assert growing.verdict == "not reproduced"
-    assert "16" in growing.rule  # the reference depth is the middle one of the sweep
-    # one of four stable architectures grows: not reproduced (partly)
-    one = _arch(_arch_table(M_by_arch={"hamiltonian": (1.0, 1.0, 1.5, 8.0)}))[cid]
-    assert one.verdict == "partly"
-    # a diverged deep cell (M not finite) is not bounded
-    nan = _arch(_arch_table(M_stable=(1.0, 1.0, 1.0, float("nan"))))[cid]
-    assert nan.verdict == "not reproduced"
+def _peaks_at(v):
+    return lambda a, n, d, s: v if d == "peaks" else 0.95
 
 
-@pytest.mark.verdicts("haber_ruthotto.architectures.M_converges_as_h_to_0")
-def test_M_converges_as_h_to_0_can_fail():
-    cid = "M_converges_as_h_to_0"
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    # still moving by 30 % per halving of h at the finest level: not converged
-    moving = _arch(_arch_table(), refine=_refine(M=(10.0, 13.0, 17.0, 22.0, 29.0)))[cid]
-    assert moving.verdict == "not reproduced"
-    # small last change but larger than before (an oscillation, not convergence): partly
-    wobble = _arch(_arch_table(), refine=_refine(M=(14.0, 14.1, 14.0, 14.1, 14.6)))[cid]
-    assert wobble.verdict == "partly"
-    # a diverged θ(t) (M not finite at the finest N) does not converge
-    nan = _arch(_arch_table(), refine=_refine(M=(14.0, 14.1, 14.0, 14.1, float("nan"))))[cid]
-    assert nan.verdict == "not reproduced"
+ARCH_CASES = [
+    # --- eigenvalues on the axis (an identity of the parametrisations)
+    Case("stable_archs_eigenvalues_on_axis", "reproduced", _T(), "on the axis"),
+    Case("stable_archs_eigenvalues_on_axis", "not reproduced",
+         _T(eig={"hamiltonian": {"eig_max_abs_re_rel": 0.01}}), "Hamiltonian off the axis"),
+    Case("stable_archs_eigenvalues_on_axis", "not reproduced",
+         _T(eig={"antisym_euler": {"eig_min_re": -0.2}}), "below −γ"),
+    Case("stable_archs_eigenvalues_on_axis", "not reproduced",
+         _T(eig={"antisym_euler": {"eig_max_re_rel": 1e-3}}), "above 0"),
+    # --- the ResNet's eigenvalues (a check: true at initialisation)
+    Case("resnet_eigenvalues_off_axis", "reproduced", _T(), "off the axis, some Re > 0"),
+    Case("resnet_eigenvalues_off_axis", "not reproduced",
+         _T(eig={"resnet": {"eig_off_axis": 0.0, "eig_re_pos": 0.0}}), "on the axis"),
+    Case("resnet_eigenvalues_off_axis", "partly",
+         _T(eig={"resnet": {"eig_off_axis": 0.8, "eig_re_pos": 0.0}}), "only to the left"),
+    # --- M bounded in depth (§3: bounded, not ≈ 1)
+    Case("stable_archs_M_bounded_in_depth", "reproduced", _T(), "flat past the middle"),
+    Case("stable_archs_M_bounded_in_depth", "reproduced",
+         _T(M_stable=(30.0, 40.0, 45.0, 50.0)), "large but flat is bounded"),
+    Case("stable_archs_M_bounded_in_depth", "not reproduced",
+         _T(M_stable=(1.0, 1.0, 3.0, 10.0)), "growing with depth"),
+    Case("stable_archs_M_bounded_in_depth", "partly",
+         _T(M_by_arch={"hamiltonian": (1.0, 1.0, 1.5, 8.0)}), "one of four grows"),
+    Case("stable_archs_M_bounded_in_depth", "not reproduced",
+         _T(M_stable=(1.0, 1.0, 1.0, float("nan"))), "a diverged deep cell"),
+    Case("stable_archs_M_bounded_in_depth", "not reproduced",
+         _T(acc=lambda a, n, d, s: 0.9 if a == "resnet" else DATASETS[d]),
+         "stable nets stuck at the majority class: the subject below its floor"),
+    # --- M converges as h → 0 (a check, on the median ratio)
+    Case("M_converges_as_h_to_0", "reproduced", lambda: _res(), "settles"),
+    Case("M_converges_as_h_to_0", "reproduced",
+         lambda: _res(refine=_refine(M_max=(40.0, 20.0, 15.0, 25.0, 14.0))),
+         "the max over few perturbations jumps 40 %, the median settles: converged"),
+    Case("M_converges_as_h_to_0", "not reproduced",
+         lambda: _res(refine=_refine(M=(10.0, 13.0, 17.0, 22.0, 29.0))), "still moving"),
+    Case("M_converges_as_h_to_0", "partly",
+         lambda: _res(refine=_refine(M=(14.0, 14.1, 14.0, 14.1, 14.6))), "an oscillation"),
+    Case("M_converges_as_h_to_0", "not reproduced",
+         lambda: _res(refine=_refine(M=(14.0, 14.1, 14.0, 14.1, float("nan")))), "diverged"),
+    # --- gradients: the ratio's growth with depth (§3: independence of depth)
+    Case("stable_archs_gradients_bounded", "reproduced", _T(), "flat in depth"),
+    Case("stable_archs_gradients_bounded", "reproduced", _T(grad=lambda a, n: (50.0, 0.02)),
+         "far from 1 but the same at every depth: independent of depth"),
+    Case("stable_archs_gradients_bounded", "not reproduced",
+         _T(grad=lambda a, n: (1.0, 1.0) if a == "resnet" else (1.0, 1e-3 * 8 / n)),
+         "vanishing more with every doubling, every stable net"),
+    Case("stable_archs_gradients_bounded", "partly",
+         _T(grad=lambda a, n: (1.0, 50.0) if (a, n) == ("hamiltonian", 256) else (1.0, 1.0)),
+         "one architecture explodes at the deepest depth"),
+    Case("stable_archs_gradients_bounded", "not reproduced",
+         _T(grad=lambda a, n: (1.0, float("inf"))), "a ratio that is not finite"),
+    Case("stable_archs_gradients_bounded", "inconclusive",
+         lambda: _res(_arch_table(grad_seed=lambda a, n, s: (
+             1.0, (300.0 if s else 1.0) if (a != "resnet" and n == 256) else 1.0))),
+         "grows ×17 on average (log mean) but ×1 on one seed, ×300 on the other: within the noise"),
+    # --- ResNet gradients (control)
+    Case("resnet_gradients_unbounded", "reproduced", _T(), "ratio grows ×100 with depth"),
+    Case("resnet_gradients_unbounded", "not reproduced", _T(grad=lambda a, n: (1.0, 30.0)),
+         "far from 1 but independent of depth"),
+    Case("resnet_gradients_unbounded", "inconclusive",
+         lambda: _res(_arch_table(grad_seed=lambda a, n, s: (
+             1.0, (300.0 if s else 1.0) if (a == "resnet" and n == 256) else 1.0))),
+         "beyond the factor on average, within the seed noise"),
+    # --- multi-level against direct
+    Case("multilevel_matches_direct_faster", "reproduced", lambda: _res(),
+         "as accurate, faster"),
+    Case("multilevel_matches_direct_faster", "partly", lambda: _res(levels=_levels(cpu=20.0)),
+         "as accurate, slower"),
+    Case("multilevel_matches_direct_faster", "not reproduced",
+         lambda: _res(levels=_levels(acc=0.83)), "7 pp worse, above the floor"),
+    Case("multilevel_matches_direct_faster", "not reproduced",
+         lambda: _res(levels=_levels(acc=0.83, cpu=20.0)), "worse and slower"),
+    Case("multilevel_matches_direct_faster", "inconclusive",
+         lambda: _res(_arch_table(acc={"resnet": 0.97, "antisym_euler": 0.97}),
+                      levels=_levels(acc=lambda a, s: 0.99 if s else 0.83)),
+         "6 pp worse on average, within the seed noise"),
+    Case("multilevel_matches_direct_faster", "not reproduced",
+         lambda: _res(levels=_levels(acc=0.5)),
+         "multi-level stuck at the majority class: the subject below its floor"),
+    Case("multilevel_matches_direct_faster", "inconclusive",
+         lambda: _res(_arch_table(acc=lambda a, n, d, s: DATASETS[d] if n == 256 else 0.9)),
+         "direct training at the majority class: the reference below its floor"),
+    # --- comparable accuracy
+    Case("stable_archs_comparable_accuracy", "reproduced", _T(acc={"resnet": 0.9}), "equal"),
+    Case("stable_archs_comparable_accuracy", "not reproduced",
+         _T(acc={"resnet": 0.97, **dict.fromkeys(STABLE, 0.85)}), "12 pp worse"),
+    Case("stable_archs_comparable_accuracy", "not reproduced",
+         _T(acc=lambda a, n, d, s: 0.95 if a == "resnet" else DATASETS[d]),
+         "stable nets at the majority class, the ResNet at 0.95: the subject below its "
+         "floor"),
+    Case("stable_archs_comparable_accuracy", "inconclusive",
+         _T(acc=lambda a, n, d, s: DATASETS[d] if a == "resnet" else 0.95),
+         "the ResNet at the majority class: the reference below its floor"),
+    Case("stable_archs_comparable_accuracy", "inconclusive",
+         _T(acc=lambda a, n, d, s: DATASETS[d]), "every model at chance"),
+    Case("stable_archs_comparable_accuracy", "not reproduced",
+         _T(acc=lambda a, n, d, s: 0.75 if (d == "peaks" and a != "resnet") else 0.95),
+         "stable nets' peaks at 0.75 against a majority of 0.72: the cell mean clears, "
+         "but the stable nets are 20 pp worse on peaks"),
+    Case("stable_archs_comparable_accuracy", "reproduced",
+         _T(acc=lambda a, n, d, s: 0.55 if (a, n, d, s) == ("resnet", 256, "swiss_roll", 1)
+            else 0.9),
+         "one ResNet member below the member floor; the cells clear theirs"),
+    Case("stable_archs_comparable_accuracy", "inconclusive",
+         _T(acc=lambda a, n, d, s: (0.99 if s else 0.81) if a in STABLE else 0.96),
+         "6 pp worse on average, within the seed noise"),
+    Case("stable_archs_comparable_accuracy", "reproduced", _T(majority=False),
+         "no majority column: 1/classes"),
+    # --- forward Euler on γ = 0 antisymmetric weights (a check)
+    Case("antisym_euler_gamma0_unstable", "reproduced", _T(), "follows the prediction"),
+    Case("antisym_euler_gamma0_unstable", "not reproduced", _T(euler=False), "no growth"),
+]
 
 
-@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_gradients_bounded")
-def test_stable_gradients_bounded_can_fail():
-    cid = "stable_archs_gradients_bounded"
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    # vanishing at the first layer after training, everywhere: not bounded
-    van = _arch(_arch_table(grad=lambda a, n: (1.0, 1e-3)))[cid]
-    assert van.verdict == "not reproduced"
-    # one architecture explodes at the deepest depth only: partly
-    one = _arch(_arch_table(grad=lambda a, n: (1.0, 50.0) if (a, n) == ("hamiltonian", 256)
-                            else (1.0, 1.0)))[cid]
-    assert one.verdict == "partly" and "hamiltonian N=256 trained" in one.note
-    # zero gradient at the last layer: a ratio that is not finite is not bounded
-    zero = _arch(_arch_table(grad=lambda a, n: (1.0, float("inf"))))[cid]
-    assert zero.verdict == "not reproduced"
-
-
-@pytest.mark.verdicts("haber_ruthotto.architectures.resnet_gradients_unbounded")
-def test_resnet_gradients_unbounded_can_fail():
-    cid = "resnet_gradients_unbounded"
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    flat = _arch(_arch_table(grad=lambda a, n: (1.0, 1.0)))[cid]
-    assert flat.verdict == "not reproduced"
-    # only at a shallow depth: partly
-    shallow = _arch(_arch_table(grad=lambda a, n: (1.0, 0.01 if n == 16 else 1.0)))[cid]
-    assert shallow.verdict == "partly"
-
-
-@pytest.mark.verdicts("haber_ruthotto.architectures.multilevel_matches_direct_faster")
-def test_multilevel_matches_direct_faster_can_fail():
-    cid = "multilevel_matches_direct_faster"
-    # direct 256-layer training: 0.9 accuracy in 10 CPU s; multi-level 0.9 in 5 s
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    slower = _arch(_arch_table(), levels=_levels(cpu=20.0))[cid]
-    assert slower.verdict == "partly"  # as accurate, not faster
-    # 7 pp worse, every model above the floor (peaks: majority 0.72 + 0.10)
-    worse = _arch(_arch_table(), levels=_levels(acc=0.83))[cid]
-    assert worse.verdict == "not reproduced"
-    assert _arch(_arch_table(), levels=_levels(acc=0.83, cpu=20.0))[cid].verdict == \
-        "not reproduced"
-    # 6 pp worse on average, but inside twice the seed noise: no evidence of worse
-    direct = _arch_table(acc={"resnet": 0.97, "antisym_euler": 0.97})
-    noisy = _arch(direct, levels=_levels(acc=lambda a, s: 0.99 if s else 0.83))[cid]
-    assert noisy.verdict == "reproduced"
-    assert _arch(direct, levels=_levels(acc=0.91))[cid].verdict == "not reproduced"
-    # multi-level collapsed to the majority class: inconclusive, whatever the time
-    chance = _arch(_arch_table(), levels=_levels(acc=0.5))[cid]
-    assert chance.verdict == "inconclusive"
-
-
-@pytest.mark.verdicts("haber_ruthotto.architectures.stable_archs_comparable_accuracy")
-def test_comparable_accuracy_can_fail_and_needs_competent_models():
-    cid = "stable_archs_comparable_accuracy"
-    good = _arch(_arch_table(acc={"resnet": 0.9}))[cid]
-    assert good.verdict == "reproduced"
-    assert "majority class" in good.rule and "10 pp" in good.rule
-    # stable nets clearly worse, every model above the floor (peaks: 0.72 + 0.10)
-    worse = _arch(_arch_table(acc={"resnet": 0.97, **dict.fromkeys(STABLE, 0.85)}))[cid]
-    assert worse.verdict == "not reproduced"
-    # every model at chance: the equal accuracies say nothing → inconclusive
-    chance = _arch(_arch_table(acc=lambda a, n, d, s: DATASETS[d]))[cid]
-    assert chance.verdict == "inconclusive"
-    # peaks at 0.75 beats 1/5 but not the majority class (0.72) by 10 pp → inconclusive
-    weak = _arch(_arch_table(acc=lambda a, n, d, s: 0.75 if d == "peaks" else 0.95))[cid]
-    assert weak.verdict == "inconclusive"
-    # one model below the floor is enough
-    one = _arch(_arch_table(
-        acc=lambda a, n, d, s: 0.55 if (a, n, d, s) == ("resnet", 256, "swiss_roll", 1)
-        else 0.9))[cid]
-    assert one.verdict == "inconclusive" and "resnet N=256 swiss_roll seed 1" in one.note
-    # tables without the majority column fall back to 1/classes
-    assert _arch(_arch_table(majority=False))[cid].verdict == "reproduced"
-
-
-@pytest.mark.verdicts("haber_ruthotto.architectures.antisym_euler_gamma0_unstable")
-def test_antisym_euler_gamma0_unstable_can_fail():
-    cid = "antisym_euler_gamma0_unstable"
-    assert _arch(_arch_table())[cid].verdict == "reproduced"
-    assert _arch(_arch_table(euler=False))[cid].verdict == "not reproduced"
-    # measured M unrelated (reversed) to the prediction, though above 1: partly at most
+def _reversed_euler():
     df = _arch_table()
     rk = df.arch == "antisym_rk4"
     df.loc[rk, "M_euler"] = 20.0 / df.loc[rk, "P_euler"]
-    assert _arch(df)[cid].verdict == "partly"
+    return _res(df)
+
+
+ARCH_CASES.append(Case("antisym_euler_gamma0_unstable", "partly", _reversed_euler,
+                       "measured M reversed against the prediction, though above 1"))
+test_architectures_verdict_cases = verdict_test(arch.claim, ARCH_CASES)
 
 
 def test_floor_baseline_is_at_least_one_over_classes():

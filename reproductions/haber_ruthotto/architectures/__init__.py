@@ -23,8 +23,13 @@ second_order    second_order                   leapfrog                     z �
 ==============  =============================  ===========================  ==========
 
 all 4 wide (the two features padded with zeros), the same linear soft-max head and the
-same optimiser (Adam, full or large batches, ``nnde.train.train_classifier``), with an
-optional smoothness-in-time penalty α/h Σ_k ‖θ_{k+1} − θ_k‖².
+same optimiser: full-batch Adam on the cross-entropy plus the authors' regulariser of the
+weights' time derivative, h·α Σ_k ‖(θ_{k+1} − θ_k)/h‖² over K and b (their swiss-roll
+examples, Meganet's EResNN_SwissRoll*: α = 5e-3, 5e-4 for the antisymmetric net), each
+cell trained to a stated plateau of that objective (``plateau``; ``epochs`` caps the
+steps). The authors run a Newton-type solver (100 outer iterations per level, conjugate
+gradients inside, the classifier solved exactly); Adam steps are cheaper and more are
+needed, hence the plateau criterion instead of their count.
 
 Measured per architecture × depth × data set × seed: training / validation accuracy; the
 stability constant M = max ‖Φ(a + δ) − Φ(a)‖ / ‖δ‖ of the feature map Φ (input → last
@@ -37,8 +42,10 @@ Euler amplifies by (1 + h²|λ|²)^{N/2} in all: we run the weights trained with
 higher-order step under forward Euler and compare its measured M with that product.
 
 Multi-level training (the authors' code): train 16 layers, double the layers, halve h,
-interpolate the weights linearly in time, continue, up to ``multilevel_depth``, where the
-same architecture is also trained directly: accuracy and training CPU time are compared.
+interpolate the weights linearly in time, continue, up to ``multilevel_depth``, with the
+authors' 100 iterations per level (``multilevel_epochs_*``; Adam steps here), where the
+same architecture is also trained directly to the plateau: accuracy and training CPU time
+are compared.
 The finest level's weights, linear in time between layers, are one weight function θ(t);
 sampling it at N = 16 … ``multilevel_refine_to`` (no training) isolates the effect of h
 on M, on the eigenvalues h λ against the integrator's region, and on the gradient norms.

@@ -21,6 +21,7 @@ from nnde.integrators import METHODS
 from nnde.parallel import map_jobs
 from nnde.results import ResultsWriter
 from nnde.stage import get_list, get_number, get_threads, one_of, positive_int
+from nnde.train import Plateau
 
 from . import PAPER, STAGE
 from .cells import run_cell
@@ -40,10 +41,11 @@ class Config:
     higher: str  # the integrator of antisym_rk4 (``higher_method``)
     n_train: int
     n_val: int
-    epochs: int
-    batch_size: int
+    epochs: int  # full-batch Adam steps: the cap of the plateau criterion
     lr: float
     smooth: float  # α of the smoothness-in-time penalty α/h Σ_k ‖θ_{k+1} − θ_k‖²
+    smooth_antisym: float  # the same α for the antisymmetric nets
+    plateau: Plateau | None  # read on the training objective after every step
     eps: float
     n_perturbations: int
     eig_points: int
@@ -78,9 +80,10 @@ def read_config(p: Mapping) -> Config:
         "n_train": get_number(p, "n_train", sec, kind=int, ge=4),
         "n_val": get_number(p, "n_val", sec, kind=int, ge=4),
         "epochs": get_number(p, "epochs", sec, kind=int, gt=0),
-        "batch_size": get_number(p, "batch_size", sec, kind=int, gt=0),
         "lr": get_number(p, "lr", sec, gt=0),
         "smooth": get_number(p, "smooth", sec, ge=0),
+        "smooth_antisym": get_number(p, "smooth_antisym", sec, ge=0),
+        "plateau": Plateau.from_params(p.get("plateau"), sec),
         "eps": get_number(p, "eps", sec, gt=0),
         "n_perturbations": get_number(p, "n_perturbations", sec, kind=int, gt=0),
         "eig_points": get_number(p, "eig_points", sec, kind=int, gt=0),

@@ -10,10 +10,18 @@ import torch
 from torch import nn
 
 from nnde.errors import DivergenceError
-from nnde.train import TrainConfig, seed_everything, set_threads, train_classifier
+from nnde.train import seed_everything, set_threads
 
-from . import PAPER, STAGE
-from .cells import accuracy, eig_points, gamma_of, majority, member_data
+from .cells import (
+    accuracy,
+    eig_points,
+    fit,
+    gamma_of,
+    majority,
+    member_data,
+    objective,
+    smooth_of,
+)
 from .model import (
     ARCHS,
     Packed,
@@ -79,16 +87,11 @@ def run_multilevel(arch: str, cfg) -> dict:
             new.head.load_state_dict(packed.head.state_dict())
         packed = new
         epochs = cfg.ml_epochs_first if level == 0 else cfg.ml_epochs_level
-        tc = TrainConfig(epochs=epochs, batch_size=min(cfg.batch_size, len(xt)),
-                         lr=cfg.lr, optimizer="adam", seed=seed + level,
-                         stage=f"{PAPER}.{STAGE}", model_name=f"{arch} multi-level, N={N}",
-                         progress=False, eval_batch_size=max(len(xt), len(xv)),
-                         eval_train=False)
         t0, c0 = time.perf_counter(), time.process_time()
         if not diverged:
             try:
-                train_classifier(packed, xt, yt, tc,
-                                 loss_fn=lambda out, y: nn.functional.cross_entropy(out, y) * E)
+                fit(packed, xt, yt, objective(packed, E, T / N, smooth_of(arch, cfg)),
+                    epochs, cfg.lr, None, f"{arch} multi-level, N={N}")
             except DivergenceError as exc:
                 diverged = str(exc)
         cpu += time.process_time() - c0
