@@ -17,6 +17,8 @@ from nnde.results import Results
 from nnde.stage import StageOutputs
 from reproductions.chen.fig3 import claims, experiment, figures
 
+from .verdict_cases import Case, verdict_test
+
 ROOT = Path(__file__).resolve().parents[1]
 IDS = ("nfe_grows_with_tolerance", "nfe_proportional_time", "backward_half_forward",
        "nfe_grows_in_training")
@@ -26,11 +28,17 @@ SWEEP = pd.DataFrame({
     "nfe_forward": [14, 20, 32],
     "rel_error": [1e-2, 1e-3, 1e-4],
     "seconds": [1.4, 2.0, 3.2],
+    "cpu_seconds": [1.4, 2.0, 3.2],
     "train_nfe_forward": [14, 20, 32],
     "train_nfe_backward": [7, 10, 16],
+    "train_nfe_backward_mixed": [14, 26, 50],
+    "train_nfe_backward_seminorm": [7, 10, 16],
+    "train_nfe_backward_rms": [7, 10, 16],
 })
-PROBE = pd.DataFrame({"seed": 0, "epoch": [1, 2], "nfe_forward": [20, 26],
-                      "nfe_backward": [10, 13]})
+#: three seeds' ODE-Nets, each probed after two epochs; the NFE grows in every one
+PROBE = pd.DataFrame({"seed": [0, 0, 1, 1, 2, 2], "epoch": [1, 2] * 3,
+                      "nfe_forward": [20, 26, 20, 32, 14, 20],
+                      "nfe_backward": [10, 13, 10, 16, 7, 10]})
 
 
 def _res(sweep=SWEEP, probe=PROBE) -> Results:
@@ -45,25 +53,55 @@ def test_fig3_declares_its_claims():
     assert claims.claim.ids == IDS
 
 
-@pytest.mark.verdicts("chen.fig3.nfe_grows_with_tolerance", "chen.fig3.nfe_proportional_time",
-                      "chen.fig3.backward_half_forward", "chen.fig3.nfe_grows_in_training")
-def test_fig3_claims_flip():
-    assert all(c.verdict == "reproduced" for c in claims.claim.judge(_res()))
-    sweep2 = SWEEP.assign(
-        nfe_forward=[32, 20, 14],
-        rel_error=[1e-4, 1e-3, 1e-2],
-        seconds=[1.0, 3.0, 1.0],
-        train_nfe_backward=[40, 50, 70],
-    )
-    probe2 = PROBE.assign(nfe_forward=[26, 20], nfe_backward=[60, 50])
-    assert all(c.verdict == "not reproduced" for c in claims.claim.judge(_res(sweep2, probe2)))
+def _probe(changes):
+    """A probe whose seed s goes from 20 evaluations to 20 + changes[s]."""
+    rows = []
+    for sd, ch in enumerate(changes):
+        rows += [{"seed": sd, "epoch": 1, "nfe_forward": 20, "nfe_backward": 10},
+                 {"seed": sd, "epoch": 5, "nfe_forward": 20 + ch, "nfe_backward": 10}]
+    return pd.DataFrame(rows)
 
 
-def test_fig3_verdict_rests_on_the_saved_seed_and_notes_the_others():
-    """Panel (d) is judged on the saved seed's probe; another seed's is only reported."""
-    other = PROBE.assign(seed=1, nfe_forward=[30, 22])
-    got = claims.claim.by_id(_res(probe=pd.concat([PROBE, other])), "nfe_grows_in_training")
-    assert got.verdict == "reproduced" and "seed 1: 30 → 22" in got.note
+CASES = [
+    Case("nfe_grows_with_tolerance", "reproduced", lambda: _res()),
+    Case("nfe_grows_with_tolerance", "not reproduced",
+         lambda: _res(SWEEP.assign(nfe_forward=[32, 20, 14], rel_error=[1e-4, 1e-3, 1e-2]))),
+    Case("nfe_proportional_time", "reproduced", lambda: _res()),
+    Case("nfe_proportional_time", "reproduced",
+         lambda: _res(SWEEP.assign(seconds=[1.0, 3.0, 1.0])),
+         "the wall time disturbed by a busy machine; the CPU time proportional"),
+    Case("nfe_proportional_time", "not reproduced",
+         lambda: _res(SWEEP.assign(cpu_seconds=[3.0, 1.0, 1.0]))),
+    Case("backward_half_forward", "reproduced", lambda: _res(), "rms norm: 0.5"),
+    Case("backward_half_forward", "not reproduced",
+         lambda: _res(SWEEP.assign(train_nfe_backward_rms=[14, 20, 32])),
+         "with the 2018 release's norm the ratio is 1, whatever the other norms give"),
+    Case("backward_half_forward", "reproduced",
+         lambda: _res(SWEEP.drop(columns=["train_nfe_backward_mixed",
+                                          "train_nfe_backward_seminorm",
+                                          "train_nfe_backward_rms"])),
+         "no per-norm measurement: the block's own norm and the probe"),
+    Case("nfe_grows_in_training", "reproduced", lambda: _res(), "every seed grows"),
+    Case("nfe_grows_in_training", "not reproduced", lambda: _res(probe=_probe([-6, -8, -6])),
+         "every seed's NFE falls"),
+    Case("nfe_grows_in_training", "not reproduced", lambda: _res(probe=_probe([0, 0, 0])),
+         "constant in every seed"),
+    Case("nfe_grows_in_training", "inconclusive", lambda: _res(probe=_probe([12, -6, -4])),
+         "one seed grows, two fall: within the seed spread"),
+]
+test_verdict_cases = verdict_test(claims.claim, CASES)
+
+
+def test_fig3_solver_properties_are_checks():
+    """Fig. 3a/b hold for dopri5 on any field (an untrained one too): checks."""
+    kinds = {c.id: c.kind for c in claims.claim.judge(_res())}
+    assert kinds["nfe_grows_with_tolerance"] == kinds["nfe_proportional_time"] == "check"
+    assert kinds["backward_half_forward"] == kinds["nfe_grows_in_training"] == "experiment"
+
+
+def test_fig3_backward_claim_names_every_norm():
+    note = claims.claim.by_id(_res(), "backward_half_forward").note
+    assert "per-part norm" in note and "seminorm" in note and "2018 release" in note
 
 
 def test_fig3_judge_writes_tables_figure_and_metrics(tmp_path):
@@ -73,8 +111,10 @@ def test_fig3_judge_writes_tables_figure_and_metrics(tmp_path):
         out.claims(claims.claim.judge(res))
         figures.write(res, out)
     ratio = pd.read_csv(tmp_path / "data/chen/fig3_ratio.csv")
-    assert list(ratio["where"]) == ["tolerance sweep"] * 3 + ["training (probe)"] * 2
-    assert ratio.ratio.tolist() == pytest.approx([0.5] * 5)
+    # the sweep with the block's own norm and each of three norms; the saved seed's probe
+    assert list(ratio["where"]) == ["tolerance sweep"] * 12 + ["training (probe)"] * 2
+    own = ratio[ratio["norm"] == "the block's own"]
+    assert own.ratio.tolist() == pytest.approx([0.5] * 5)
     metrics = json.loads((tmp_path / "data/chen/fig3.metrics.json").read_text())
     assert metrics["nfe_forward.tol0.001"] == 32 and metrics["nfe_backward.tol0.1"] == 7
     assert (tmp_path / "fig/chen/fig3_nfe.png").exists()

@@ -39,6 +39,7 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
                     final_loss=("final_loss", "mean"), kl_q_p=("kl_q_p", "mean"),
                     kl_p_q=("kl_p_q", "mean"), nll=("nll", "mean"),
                     nll_fine_solver=("nll_fine_solver", "mean"),
+                    kl_p_q_fine=("kl_p_q_fine", "mean"),
                     iterations=("iterations", "mean"), cpu_seconds=("cpu_seconds", "sum"))
                .reset_index())
     summary["model"] = summary.kind.map(MODELS)

@@ -23,10 +23,13 @@ observation noise σ fixed (``obs_std``). RNN: the RNN runs forwards; a GRU deco
 started from its state steps through the output times with the time gap as its input;
 loss the Gaussian negative log-likelihood with the same σ. Both predict, and are trained
 and scored at, every ``out_stride``-th time of the observation and extrapolation windows
-of the training spirals (the paper is silent on the training targets; this gives both
-models the same supervision), with Adam
+of the training spirals (this differs from the paper, which trains on the observation
+window only; it gives both models the same supervision of the future), with Adam
 until the validation loss reaches a plateau (``nnde.train.Plateau``, read every
-``eval_every`` iterations), for several seeds.
+``eval_every`` iterations), for several seeds. A run that stops with its best
+validation MSE above ``fail_ratio`` × the median of its siblings' (the other seeds of
+its kind) is a failed run: it is trained again with a longer cap and more patience, and
+if it still fails the convergence table and the claims report it.
 
 Reported: RMSE (the root mean square over the extrapolation times and both coordinates;
 the paper does not say whether it averages coordinates or distances) against the

@@ -4,8 +4,9 @@ unless ``joint``) trained to a validation plateau, and the two baselines."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -48,6 +49,12 @@ class Config:
     seeds: tuple[int, ...]
     threads: int | str
     workers: int
+    #: a run whose best validation MSE exceeds ``fail_ratio`` × the median of the other
+    #: seeds' (same kind) is a failed run; it is trained again with ``retry_iterations``
+    #: as the cap and ``retry_patience`` readings of patience
+    fail_ratio: float = 3.0
+    retry_iterations: int = 4000
+    retry_patience: int = 6
 
 
 def read_config(p: Mapping) -> Config:
@@ -80,6 +87,9 @@ def read_config(p: Mapping) -> Config:
         seeds=tuple(get_seeds(p, "seeds", sec)),
         threads=get_threads(p, "threads", sec),
         workers=get_number(p, "workers", sec, kind=int, gt=0),
+        fail_ratio=get_number(p, "fail_ratio", sec, gt=1),
+        retry_iterations=get_number(p, "retry_iterations", sec, kind=int, gt=0),
+        retry_patience=get_number(p, "retry_patience", sec, kind=int, gt=0),
     )
     too_many = [n for n in cfg.observed if n > cfg.n_points]
     if too_many:
@@ -120,7 +130,8 @@ def make_data(cfg: Config) -> dict:
         "x_test": noisy_t[:n_test], "c_test": clean_t[:n_test],
         "x_val": noisy_t[n_test:n_test + n_val],
         "x_train": noisy_t[n_test + n_val:],
-        "test_draws": fixed_draws(n_test, list(cfg.observed), cfg.n_points, EVAL_SEED),
+        "test_draws": fixed_draws(n_test, list(cfg.observed), cfg.n_points,
+                                  EVAL_SEED + cfg.data_seed),
     }
 
 
@@ -138,6 +149,26 @@ def run(config: Config, out: ResultsWriter) -> None:
     jobs = [(k, g, s, config, data) for k in ("latent_ode", "rnn") for g in groups
             for s in config.seeds]
     results = map_jobs(train_job, jobs, config.workers, config.threads)
+    # A failed run (far above its siblings) is trained again, longer and more patiently;
+    # whatever it reaches then, its status stays on record.
+    again = failed_runs(results, config.fail_ratio)
+    if again:
+        longer = replace(config, max_iterations=config.retry_iterations,
+                         plateau=replace(config.plateau, patience=config.retry_patience))
+        redo = map_jobs(train_job, [(results[i]["kind"], tuple(results[i]["group"]),
+                                     results[i]["seed"], longer, data) for i in again],
+                        config.workers, config.threads)
+        for i, r in zip(again, redo, strict=True):
+            results[i] = r | {"retried": True,
+                              "first_best_val_mse": results[i]["best_val_mse"],
+                              "cpu_seconds": r["cpu_seconds"] + results[i]["cpu_seconds"],
+                              "seconds": r["seconds"] + results[i]["seconds"]}
+    still = set(failed_runs(results, config.fail_ratio))
+    for i, r in enumerate(results):
+        r.setdefault("retried", False)
+        r.setdefault("first_best_val_mse", r["best_val_mse"])
+        r["failed"] = i in still
+        r["siblings_median_val_mse"] = sibling_median(results, i)
     out.json("config", asdict(config))
     out.json("data", {"n_train": len(data["x_train"]), "n_val": len(data["x_val"]),
                       "n_test": len(data["x_test"]), "n_out": len(data["out"]),
@@ -150,7 +181,8 @@ def run(config: Config, out: ResultsWriter) -> None:
     out.frame("solver", pd.DataFrame([r for res in results for r in res["solver_check"]],
                                      columns=["seed", "observed", "fine_extrap_rmse"]))
     keys = ("kind", "seed", "iterations", "best_iteration", "best_val_mse", "final_val_mse",
-            "converged", "stop_reason", "seconds", "cpu_seconds")
+            "converged", "stop_reason", "retried", "first_best_val_mse", "failed",
+            "siblings_median_val_mse", "seconds", "cpu_seconds")
     out.frame("models", pd.DataFrame([{"group": "/".join(map(str, res["group"])),
                                        **{k: res[k] for k in keys}} for res in results]))
     examples = {f"{res['kind']}_seed{res['seed']}_n{n}": p
@@ -158,3 +190,20 @@ def run(config: Config, out: ResultsWriter) -> None:
     draws = {f"draws_n{n}": d[:N_EXAMPLES] for n, d in data["test_draws"].items()}
     out.arrays("examples", clean=data["c_test"][:N_EXAMPLES],
                noisy=data["x_test"][:N_EXAMPLES], **draws, **examples)
+
+
+def sibling_median(results: list[dict], i: int) -> float:
+    """The median best validation MSE of the other seeds of run ``i``'s kind and group
+    (nan without siblings)."""
+    r = results[i]
+    others = [q["best_val_mse"] for j, q in enumerate(results) if j != i
+              and q["kind"] == r["kind"] and tuple(q["group"]) == tuple(r["group"])]
+    return float(np.median(others)) if others else float("nan")
+
+
+def failed_runs(results: list[dict], ratio: float) -> list[int]:
+    """Indices of the failed runs: best validation MSE above ``ratio`` × the median of
+    the other seeds' of the same kind and group (a run that stopped far above its
+    siblings has not converged, whatever its plateau criterion said)."""
+    return [i for i, r in enumerate(results)
+            if r["best_val_mse"] > ratio * sibling_median(results, i)]

@@ -105,7 +105,15 @@ def text(cfg: dict, d: dict, plateau_text: str, wall: float) -> str:
            if cfg["joint"] else "one model per kind, n and seed")
         + f", seeds {cfg['seeds']}. Training: {plateau_text} "
         f"(read every {cfg['eval_every']} iterations; cap {cfg['max_iterations']} "
-        "iterations). RMSE: root mean square over the extrapolation times and both "
+        f"iterations). A run whose best validation MSE is more than "
+        f"{cfg.get('fail_ratio', 3.0):g} × the median of the other seeds' is a failed run: "
+        f"it is trained again (cap {cfg.get('retry_iterations')}, patience "
+        f"{cfg.get('retry_patience')}) and, if it fails again, the convergence table and "
+        "the claims say so. How this differs from the paper: the paper trains on the "
+        "observation window only and extrapolates beyond it; here both models are also "
+        "trained on the extrapolation window of the training spirals (the held-out test "
+        "spirals are extrapolated from their observations alone), which gives both the "
+        "same supervision of the future. RMSE: root mean square over the extrapolation times and both "
         "coordinates against the noise-free spiral, from the posterior mean. Stage "
         f"wall time {wall:.0f} s with {cfg['workers']} worker process(es)."
     )

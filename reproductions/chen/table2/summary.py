@@ -47,14 +47,29 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 def convergence(res: Results) -> list[dict]:
     """One row per trained model for the report's convergence table (its reading: the
-    best validation MSE)."""
-    joint = res.record("config")["joint"]
-    return [{"model": f"{NAMES[r['kind']]} seed {r['seed']}"
-             + ("" if joint else f" n = {str(r['group']).split('/')[0]}"),
-             "final_train_loss": float(r["best_val_mse"]), "final_train_error": math.nan,
-             "epochs_run": int(r["iterations"]), "converged": bool(r["converged"]),
-             "stop_reason": str(r["stop_reason"])}
-            for r in res.frame("models").to_dict("records")]
+    best validation MSE). A failed run (far above its siblings, after training again
+    longer) is not converged, whatever its plateau criterion said."""
+    cfg = res.record("config")
+    joint = cfg["joint"]
+    rows = []
+    for r in res.frame("models").to_dict("records"):
+        failed = bool(r.get("failed", False))
+        reason = str(r["stop_reason"])
+        if r.get("retried", False):
+            reason += (f" (trained again: cap {cfg.get('retry_iterations')}, patience "
+                       f"{cfg.get('retry_patience')}, after a first run at best validation "
+                       f"MSE {r['first_best_val_mse']:.3g})")
+        if failed:
+            reason = (f"failed run: best validation MSE {r['best_val_mse']:.3g} > "
+                      f"{cfg.get('fail_ratio', 3.0):g} × the median of the other seeds' "
+                      f"({r['siblings_median_val_mse']:.3g}); " + reason)
+        rows.append({"model": f"{NAMES[r['kind']]} seed {r['seed']}"
+                     + ("" if joint else f" n = {str(r['group']).split('/')[0]}"),
+                     "final_train_loss": float(r["best_val_mse"]),
+                     "final_train_error": math.nan, "epochs_run": int(r["iterations"]),
+                     "converged": bool(r["converged"]) and not failed,
+                     "stop_reason": reason})
+    return rows
 
 
 def conv_note(res: Results) -> str:

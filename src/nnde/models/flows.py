@@ -120,11 +120,15 @@ class HyperField(nn.Module):
     t → ``hyper`` → ``hyper`` → parameters (tanh). ``forward(t, z)`` returns
     (f (B, d), tr ∂f/∂z (B,)), the trace in closed form."""
 
-    def __init__(self, width: int, dim: int = 2, hyper: int = 32):
+    def __init__(self, width: int, dim: int = 2, hyper: int = 32, average: bool = False):
         super().__init__()
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
             raise ParamError("width", f"is {width!r}", "an integer >= 1 (hidden units M)")
         self.width, self.dim = width, dim
+        #: f = (1/M) Σ_m … instead of Σ_m …: the units averaged, as in the authors'
+        #: example (torchdiffeq examples/cnf.py), so that the field's scale at
+        #: initialisation does not grow with M
+        self.scale = 1.0 / width if average else 1.0
         self._cache: dict | None = None
         self.net = nn.Sequential(
             nn.Linear(1, hyper), nn.Tanh(), nn.Linear(hyper, hyper), nn.Tanh(),
@@ -134,7 +138,8 @@ class HyperField(nn.Module):
     def _split(self, p):
         m, d = self.width, self.dim
         w, u, g = (p[..., i * m * d:(i + 1) * m * d].unflatten(-1, (m, d)) for i in range(3))
-        return w, u * torch.sigmoid(g), p[..., 3 * m * d:]
+        u = u * torch.sigmoid(g)
+        return w, (u * self.scale if self.scale != 1.0 else u), p[..., 3 * m * d:]
 
     def prepare(self, times, like: torch.Tensor) -> None:
         """Evaluate the hypernetwork at all ``times`` in one batched call and keep the
@@ -164,14 +169,29 @@ class HyperField(nn.Module):
 
 
 class CNF(nn.Module):
-    """Continuous normalising flow over t in [0, 1] with a :class:`HyperField` of
-    ``width`` units, solved by ``method`` with ``steps`` fixed steps."""
+    """Continuous normalising flow over t in [0, ``t1``] with a :class:`HyperField` of
+    ``width`` units (``average``: their mean rather than their sum), solved by ``method``
+    with ``steps`` fixed steps; the base density N(0, ``base_std``² I) sits at t = 0.
+    The defaults (t1 = 1, base N(0, I), summed units) are the paper's description; the
+    authors' example (torchdiffeq examples/cnf.py) integrates to t = 10 from
+    N(0, 0.1 I) with the units averaged."""
 
     def __init__(self, width: int, dim: int = 2, hyper: int = 32, method: str = "rk4",
-                 steps: int = 8):
+                 steps: int = 8, t1: float = 1.0, base_std: float = 1.0,
+                 average: bool = False):
         super().__init__()
-        self.field = HyperField(width, dim, hyper)
+        if not t1 > 0:
+            raise ParamError("t1", f"is {t1!r}", "a number > 0 (the flow's end time)")
+        if not base_std > 0:
+            raise ParamError("base_std", f"is {base_std!r}", "a number > 0")
+        self.field = HyperField(width, dim, hyper, average)
         self.method, self.steps = method, steps
+        self.t1, self.base_std = float(t1), float(base_std)
+
+    def base_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; 0, base_std² I) per row."""
+        s = self.base_std
+        return std_normal_log_prob(z / s) - z.shape[-1] * math.log(s)
 
     def _augmented(self, sign: float):
         def f(t, s):
@@ -192,21 +212,23 @@ class CNF(nn.Module):
             self.field.release()
 
     def log_prob(self, x, steps: int | None = None, method: str | None = None):
-        """Exact (up to the solver) log-density of data rows ``x``: solve from t = 1 back
-        to t = 0, log p(x) = log N(z(0)) − ∫_0^1 tr ∂f/∂z dt."""
+        """Exact (up to the solver) log-density of data rows ``x``: solve from t = t1 back
+        to t = 0, log p(x) = log N(z(0)) − ∫_0^t1 tr ∂f/∂z dt."""
         s0 = torch.cat([x, x.new_zeros(len(x), 1)], -1)
-        s = self._solve(s0, 1.0, 0.0, 1.0, steps, method)
-        return std_normal_log_prob(s[:, :-1]) + s[:, -1]
+        s = self._solve(s0, self.t1, 0.0, 1.0, steps, method)
+        return self.base_log_prob(s[:, :-1]) + s[:, -1]
 
     def sample(self, n: int, gen: torch.Generator | None = None, steps: int | None = None,
                method: str | None = None, trajectory: bool = False, z0=None):
-        """(samples, log q of each) from N(0, I) pushed from t = 0 to 1; with
-        ``trajectory`` the samples are (steps + 1, n, d)."""
+        """(samples, log q of each) from the base density pushed from t = 0 to t1; with
+        ``trajectory`` the samples are (steps + 1, n, d). ``z0``, when given, is standard
+        normal noise (scaled by ``base_std`` here)."""
         if z0 is None:
             p = next(self.parameters())
             z0 = torch.randn(n, self.field.dim, generator=gen, dtype=p.dtype)
-        s0 = torch.cat([z0, std_normal_log_prob(z0).unsqueeze(-1)], -1)
-        s = self._solve(s0, 0.0, 1.0, -1.0, steps, method, trajectory)
+        z0 = z0 * self.base_std if self.base_std != 1.0 else z0
+        s0 = torch.cat([z0, self.base_log_prob(z0).unsqueeze(-1)], -1)
+        s = self._solve(s0, 0.0, self.t1, -1.0, steps, method, trajectory)
         return s[..., :-1], s[..., -1]
 
 
