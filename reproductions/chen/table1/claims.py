@@ -113,7 +113,9 @@ def odenet_close_to_resnet(res: Results):
         paper="0.42 % vs 0.41 % (MLP 1.60 %; parameters 0.22M vs 0.60M)",
         ours=f"{fmt(o.test_error_mean, 3)} ± {fmt(o.test_error_sd, 2)} % vs "
         f"{fmt(r.test_error_mean, 3)} ± {fmt(r.test_error_sd, 2)} % over "
-        f"{o.seeds}/{r.seeds} seeds: {c.text('pp')}; margin {fmt(margin, 3)} pp "
+        f"{o.seeds}/{r.seeds} seeds: difference {fmt(c.diff, 2)} ± {fmt(c.z * c.se, 2)} pp "
+        f"({fmt(c.z, 2)} SE: the seed spread and the test set's sampling); margin "
+        f"{fmt(margin, 3)} pp "
         f"({CLOSE_FRACTION:g} × {scale_src} to the ResNet, {fmt(scale, 3)} pp) "
         f"(parameters {o.params} vs {r.params})",
         rule=f"Table 1: |mean error(ODE-Net) − mean error(ResNet)| < {CLOSE_FRACTION:g} × "
