@@ -160,7 +160,8 @@ def test_failed_run_is_detected_retrained_and_reported():
     r = _res(tab)
     models = r.frame("models").assign(failed=False, retried=False,
                                       first_best_val_mse=0.01, siblings_median_val_mse=0.01)
-    models.loc[models.index[2], ["failed", "retried", "best_val_mse"]] = [True, True, 0.185]
+    two = (models.kind == "latent_ode") & (models.seed == 2)
+    models.loc[two, ["failed", "retried", "best_val_mse"]] = [True, True, 0.185]
     r = Results(frames={"runs": tab, "models": models},
                 records={"config": {"joint": True, "fail_ratio": 3.0,
                                     "retry_iterations": 4000, "retry_patience": 6}})
@@ -203,3 +204,16 @@ def test_run_then_judge(tmp_path):
         figures.write(res, so)
     assert (tmp_path / "fig/chen/table2_rmse.png").exists()
     assert (tmp_path / "out/chen/table2_solver_check.csv").exists()
+
+
+def test_failed_run_trains_on(tmp_path):
+    """With a failure ratio just above 1 the worse of two seeds counts as failed: it
+    trains on from where it stopped (iterations counted on) and the record says so."""
+    cfg = replace(experiment.read_config(params("table2", "tiny")), max_iterations=2,
+                  eval_every=1, fail_ratio=1.000001, retry_iterations=4)
+    with ResultsWriter("chen", "table2", root=tmp_path) as out:
+        experiment.run(cfg, out)
+    models = Results.load("chen", "table2", root=tmp_path).frame("models")
+    redo = models[models.retried]
+    assert len(redo) >= 1 and set(redo.iterations) == {4}
+    assert set(models[~models.retried].iterations) == {2}

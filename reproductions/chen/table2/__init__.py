@@ -28,8 +28,9 @@ window only; it gives both models the same supervision of the future), with Adam
 until the validation loss reaches a plateau (``nnde.train.Plateau``, read every
 ``eval_every`` iterations), for several seeds. A run that stops with its best
 validation MSE above ``fail_ratio`` × the median of its siblings' (the other seeds of
-its kind) is a failed run: it is trained again with a longer cap and more patience, and
-if it still fails the convergence table and the claims report it.
+its kind) is a failed run: it trains on from where it stopped, its learning rate
+restored, with a longer cap and more patience, and if it still fails the convergence
+table and the claims report it.
 
 Reported: RMSE (the root mean square over the extrapolation times and both coordinates;
 the paper does not say whether it averages coordinates or distances) against the

@@ -149,14 +149,16 @@ def run(config: Config, out: ResultsWriter) -> None:
     jobs = [(k, g, s, config, data) for k in ("latent_ode", "rnn") for g in groups
             for s in config.seeds]
     results = map_jobs(train_job, jobs, config.workers, config.threads)
-    # A failed run (far above its siblings) is trained again, longer and more patiently;
+    # A failed run (far above its siblings) trains on from where it stopped, with the
+    # learning rate restored, a longer cap (counted from its start) and more patience;
     # whatever it reaches then, its status stays on record.
     again = failed_runs(results, config.fail_ratio)
     if again:
         longer = replace(config, max_iterations=config.retry_iterations,
                          plateau=replace(config.plateau, patience=config.retry_patience))
         redo = map_jobs(train_job, [(results[i]["kind"], tuple(results[i]["group"]),
-                                     results[i]["seed"], longer, data) for i in again],
+                                     results[i]["seed"], longer, data, results[i])
+                                    for i in again],
                         config.workers, config.threads)
         for i, r in zip(again, redo, strict=True):
             results[i] = r | {"retried": True,

@@ -56,9 +56,10 @@ def convergence(res: Results) -> list[dict]:
         failed = bool(r.get("failed", False))
         reason = str(r["stop_reason"])
         if r.get("retried", False):
-            reason += (f" (trained again: cap {cfg.get('retry_iterations')}, patience "
-                       f"{cfg.get('retry_patience')}, after a first run at best validation "
-                       f"MSE {r['first_best_val_mse']:.3g})")
+            reason += (f" (trained on after a first stop at best validation MSE "
+                       f"{r['first_best_val_mse']:.3g}: learning rate restored, cap "
+                       f"{cfg.get('retry_iterations')} iterations in all, patience "
+                       f"{cfg.get('retry_patience')})")
         if failed:
             reason = (f"failed run: best validation MSE {r['best_val_mse']:.3g} > "
                       f"{cfg.get('fail_ratio', 3.0):g} × the median of the other seeds' "

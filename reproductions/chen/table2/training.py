@@ -57,18 +57,36 @@ def rmse_se(pred: torch.Tensor, clean: torch.Tensor, n_window: int) -> float:
     return float(per.std() / len(per) ** 0.5) / (2 * mse ** 0.5) if mse > 0 else 0.0
 
 
-def train_job(kind: str, group: tuple, seed: int, cfg, data: dict) -> dict:
+def train_job(kind: str, group: tuple, seed: int, cfg, data: dict,
+              resume: dict | None = None) -> dict:
     """Train one model until its validation loss plateaus (keeping the weights of the
-    best reading: training is noisy, Adam's spikes); evaluate it on the test set."""
+    best reading: training is noisy, Adam's spikes); evaluate it on the test set.
+
+    ``resume`` (a previous result of this function: its ``state`` and ``iterations``)
+    continues that run: its weights and Adam's moments, the learning rate set back to
+    ``cfg.lr`` (a warm restart: the failed run had lowered it at its plateau), batches
+    from a fresh stream of the same seed, iterations counted on from where it stopped."""
     with Timer() as timer:
-        res = _train_and_score(kind, group, seed, cfg, data)
+        res = _train_and_score(kind, group, seed, cfg, data, resume)
     return res | {"seconds": timer.wall, "cpu_seconds": timer.cpu}
 
 
-def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict) -> dict:
-    gen = seed_everything(seed)
+#: the batch stream of a continued run: the model seed moved by this much
+RESUME_STREAM = 7_919
+
+
+def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
+                     resume: dict | None = None) -> dict:
+    gen = seed_everything(seed if resume is None else seed + RESUME_STREAM)
     model = build(kind, cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    done = 0
+    if resume is not None:
+        model.load_state_dict(resume["state"]["model"])
+        opt.load_state_dict(resume["state"]["opt"])
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr
+        done = int(resume["iterations"])
     t, x_tr = data["t"], data["x_train"]
     var, npts, group = cfg.obs_std ** 2, cfg.n_points, list(group)
     out, nw = data["out"], data["n_window"]
@@ -89,9 +107,13 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict) -> dic
         preds = predict(model, t, data["x_val"], val_draws, out)
         return float(np.mean([(p - y_val).square().mean().item() for p in preds.values()]))
 
-    hist = train_iterations(model, opt, step_loss, val_mse, max_iterations=cfg.max_iterations,
+    hist = train_iterations(model, opt, step_loss, val_mse,
+                            max_iterations=max(cfg.max_iterations - done, cfg.eval_every),
                             read_every=cfg.eval_every, plateau=cfg.plateau, monitor="val_mse",
                             stage=f"{PAPER}.{STAGE}", model_name=kind, keep_best=True)
+    records = [r | {"iteration": r["iteration"] + done} for r in hist.records]
+    if resume is not None:
+        records = resume["history"] + records
     test_draws = data["test_draws"]
     rows = []
     c_test = data["c_test"][:, out]
@@ -112,11 +134,12 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict) -> dic
     ex = predict(model, t, data["x_test"][:N_EXAMPLES],
                  {n: test_draws[n][:N_EXAMPLES] for n in group}, out)
     return {
-        "kind": kind, "group": group, "seed": seed, "rows": rows, "history": hist.records,
-        "iterations": hist.iterations, "best_iteration": hist.best_iteration,
+        "kind": kind, "group": group, "seed": seed, "rows": rows, "history": records,
+        "iterations": hist.iterations + done, "best_iteration": hist.best_iteration + done,
         "best_val_mse": hist.best, "converged": hist.converged,
         "stop_reason": hist.stop_reason, "final_val_mse": hist.records[-1]["val_mse"],
         "solver_check": check_rows, "examples": {n: p.numpy() for n, p in ex.items()},
+        "state": {"model": model.state_dict(), "opt": opt.state_dict()},
     }
 
 
