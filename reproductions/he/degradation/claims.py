@@ -202,7 +202,8 @@ def residual_does_not_degrade(res: Results):
         subject_ok=floor_ok(s, "residual", r[-1]),
         reference_ok=floor_ok(s, "residual", r[0]),
         floor=floor_text(s, ("residual",)),
-        note=s.note(scale_note(s), nets=[("residual", d) for d in r]),
+        note=s.note(scale_note(s), nets=[("residual", d) for d in r]
+                    + [("plain", p[0]), ("plain", p[-1])]),
     )
 
 
