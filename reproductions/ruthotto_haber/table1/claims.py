@@ -23,9 +23,11 @@ from .summary import PAPER_TABLE1, baselines, convergence, table
 
 claim = ClaimSet()
 
-#: Accuracy spread across the three variants that still counts as "comparable", in
-#: percentage points (the paper's spreads: 0.8 on CIFAR-10, 0.6 on CIFAR-100, 4.0 on STL-10).
-SPREAD_PP, SPREAD_PP_PARTLY = 2.0, 5.0
+#: Accuracy gap between any two of the three variants that still counts as "comparable",
+#: in percentage points: the largest spread among the rows of Table 1, all of which the
+#: paper reports as comparable results (STL-10: 77.0 / 78.3 / 74.3 %, spread 4.0 pp;
+#: CIFAR-10 0.8, CIFAR-100 0.6).
+SPREAD_PP = 4.0
 #: "At least as accurate" (Table 1: the Hamiltonian network ≥ the parabolic one on all three
 #: data sets, by 0.1–1.3 pp): not worse than the parabolic network by more than this many
 #: pp, beyond the noise (a non-inferiority margin; the old rule's 1 pp allowance).
@@ -143,10 +145,11 @@ def _noise(t: Table1) -> str:
 
 @claim
 def comparable_accuracy(res: Results):
-    """Table 1: the three networks reach comparable accuracy (CIFAR-10 spread 0.8 pp):
-    every pair's difference within SPREAD_PP beyond the noise (|diff| + 2 SE ≤ 2 pp;
-    partly: ≤ 5 pp); not reproduced when a pair differs by more than 5 pp beyond it;
-    inconclusive in between. Every network above the floor."""
+    """Table 1: the three networks reach comparable accuracy (spreads 0.8 pp on CIFAR-10,
+    0.6 on CIFAR-100, 4.0 on STL-10, all presented as comparable): every pair's difference
+    within SPREAD_PP (4.0 pp, the STL-10 spread) beyond the noise (|diff| + 2 SE ≤ 4 pp);
+    not reproduced when a pair differs by more than that beyond the noise; inconclusive in
+    between. Every network above the floor."""
     t = table1(res)
     if len(t.acc) < 2:
         return None
@@ -156,8 +159,7 @@ def comparable_accuracy(res: Results):
     spread = max(t.acc.values()) - min(t.acc.values())
     below = t.below_floor(vs)
     passed = all(_within(c, SPREAD_PP) for c in cs.values())
-    failed = any(_beyond(c, SPREAD_PP_PARTLY) for c in cs.values())
-    partly = all(_within(c, SPREAD_PP_PARTLY) for c in cs.values())
+    failed = any(_beyond(c, SPREAD_PP) for c in cs.values())
     return check(
         "comparable_accuracy",
         "The parabolic, Hamiltonian and second-order networks reach comparable accuracy",
@@ -168,10 +170,10 @@ def comparable_accuracy(res: Results):
         "pairwise: " + "; ".join(f"{LABELS[a]} − {LABELS[b]} {fmt(c.diff, 3)} ± "
                                  f"{fmt(c.z * c.se, 2)} pp" for (a, b), c in cs.items())
         + f" ({_noise(t)})",
-        rule=f"every pair's |difference| + 2 SE ≤ {SPREAD_PP:g} pp (partly: ≤ "
-        f"{SPREAD_PP_PARTLY:g} pp); not reproduced when a pair's |difference| − 2 SE > "
-        f"{SPREAD_PP_PARTLY:g} pp; otherwise undecided; Table 1",
-        passed=passed, partly=partly, decided=passed or partly or failed,
+        rule=f"every pair's |difference| + 2 SE ≤ {SPREAD_PP:g} pp (the largest spread "
+        "among Table 1's rows: STL-10); not reproduced when a pair's "
+        f"|difference| − 2 SE > {SPREAD_PP:g} pp; otherwise undecided",
+        passed=passed, decided=passed or failed,
         note=" ".join(x for x in (("Below the floor: " + "; ".join(below) + ".") if below
                                   else "", t.scale_note) if x),
         subject="the parabolic, Hamiltonian and second-order networks",
