@@ -242,7 +242,12 @@ def poly_monomial_ill_conditioned(res):
 def poly_monomial_spoils_descent(res):
     """Lecture (polynomial fits; Belkin et al. do not use polynomials): in the monomial
     basis the test risk does not fall again past the threshold, and at the largest M it
-    is ≥ 10 × Legendre's. Floor: the Legendre fit there beats the constant fit (M = 1)."""
+    is ≥ 10 × Legendre's. "Does not fall again" on the task's own scale: at the largest M
+    the monomial fit is worse than the constant fit (M = 1, the training mean), beyond
+    the seed noise (log10, paired over seeds) — a second descent would bring it below
+    that, as Legendre's does; a fixed factor below the monomial peak, whose height
+    spreads over orders of magnitude between seed sets, decides on noise. Floor: the
+    Legendre fit there beats the constant fit."""
     summ = summary(res)
     if not set(BASES) <= set(summ.basis):
         return None
@@ -254,7 +259,8 @@ def poly_monomial_spoils_descent(res):
     base = constant_risk(summ[summ.basis == "legendre"])
     c = _paired_log(res, "test_risk", ("monomial", Mmax), ("legendre", Mmax))
     worse = r_mon >= 10 * r_leg and _known(c) and c.exceeds(1.0)
-    no_descent = r_mon > peak_mon / 10
+    c_const = _paired_log(res, "test_risk", ("monomial", Mmax), ("legendre", 1))
+    no_descent = _known(c_const) and c_const.exceeds(0.0)
     return check(
         "poly_monomial_spoils_descent",
         "Monomial basis: past the threshold the test risk does not fall again — the "
@@ -264,8 +270,8 @@ def poly_monomial_spoils_descent(res):
         "(lecture, polynomial fits)",
         ours=f"median test risk at M = {Mmax}: monomial {fmt(r_mon)} (its peak "
         f"{fmt(peak_mon)}), Legendre {fmt(r_leg)}; constant fit (M = 1) {fmt(base)}",
-        rule="monomial median test risk at the largest M > its peak / 10 (no second "
-        "descent, the negation of poly_second_descent's criterion) AND ≥ 10 × "
+        rule="monomial test risk at the largest M above the constant fit's (M = 1), "
+        "log10 paired over seeds beyond 2 SE (no second descent) AND ≥ 10 × "
         "Legendre's there, log10 of the two paired over seeds differing by more than "
         "1 + 2 SE; 'partly' if only the second (the monomial fit is worse but still "
         "descends)",
@@ -278,7 +284,8 @@ def poly_monomial_spoils_descent(res):
         decided=_known(c) and (c.exceeds(1.0) or c.below(-1.0)),
         subject="minimum-norm fits in the monomial basis",
         reference="minimum-norm fits in the Legendre basis",
-        note=f"Monomial against Legendre at M = {Mmax} (log10, paired): {c.text()}. "
+        note=f"Monomial against Legendre at M = {Mmax} (log10, paired): {c.text()}; "
+        f"monomial at M = {Mmax} against the constant fit: {c_const.text()}. "
         "The condition numbers stay far below 1/eps, so lstsq solves the monomial "
         "problem accurately: what spoils the second descent is the norm this basis "
         "minimises — high powers are nearly zero inside (−1, 1), hence cheap in "
