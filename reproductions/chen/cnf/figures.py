@@ -128,8 +128,8 @@ def write(res: Results, out: StageOutputs) -> None:
         f"Stage wall time {wall:.0f} s with {cfg['workers']} worker process(es)."
     )
     out.csv(STAGE, summary[["task", "target", "model", "size", "params", "seeds",
-                            "kl_q_p", "kl_p_q", "nll", "nll_fine_solver", "kl_p_q_fine", "iterations",
-                            "cpu_seconds"]],
+                            "kl_q_p", "kl_p_q", "nll", "nll_fine_solver", "kl_p_q_fine",
+                            "iterations", "cpu_seconds"]],
             show=True, caption="Final losses (mean over seeds): KL(q‖p) of density "
             "matching (and of the ML-trained CNF's samples), KL(p‖q) = NLL − H(p) of "
             "maximum likelihood, the NLL with a finer solve (the CNF's solver "

@@ -159,8 +159,9 @@ def ratio_conditions(sweep: pd.DataFrame, hist: pd.DataFrame) -> str:
     t = ratio_table(sweep, hist)
     s = t[(t["where"] == "tolerance sweep") & (t["norm"] == "the block's own")]
     h = t[t["where"] == "training (probe)"]
-    parts = ["With the block's own norm (the one it was trained with), ratio by tolerance: " + ", ".join(f"{fmt(r.tol)}: {fmt(r.ratio, 3)}"
-                                                 for r in s.itertuples()) + "."]
+    parts = ["With the block's own norm (the one it was trained with), ratio by "
+             "tolerance: " + ", ".join(f"{fmt(r.tol)}: {fmt(r.ratio, 3)}"
+                                       for r in s.itertuples()) + "."]
     if len(h):
         parts.append(f"During training: {fmt(float(h.ratio.min()), 3)}–"
                      f"{fmt(float(h.ratio.max()), 3)} (epoch {int(h.epoch.iloc[0])}: "

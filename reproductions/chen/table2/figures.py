@@ -114,8 +114,8 @@ def text(cfg: dict, d: dict, plateau_text: str, wall: float) -> str:
         "observation window only and extrapolates beyond it; here both models are also "
         "trained on the extrapolation window of the training spirals (the held-out test "
         "spirals are extrapolated from their observations alone), which gives both the "
-        "same supervision of the future. RMSE: root mean square over the extrapolation times and both "
-        "coordinates against the noise-free spiral, from the posterior mean. Stage "
+        "same supervision of the future. RMSE: root mean square over the extrapolation "
+        "times and both coordinates against the noise-free spiral, from the posterior mean. Stage "
         f"wall time {wall:.0f} s with {cfg['workers']} worker process(es)."
     )
 
