@@ -23,12 +23,10 @@ from nnde.models.ruthotto_haber import (
 from nnde.results import Results, ResultsWriter
 from nnde.train import count_parameters
 from reproductions.ruthotto_haber.stencils import betamap as stb
-from reproductions.ruthotto_haber.stencils import claims as stc
 from reproductions.ruthotto_haber.stencils import experiment as stx
 from reproductions.ruthotto_haber.table1 import claims as t1c
 from reproductions.ruthotto_haber.table1 import experiment as t1x
 from reproductions.ruthotto_haber.table1.summary import PAPER_TABLE1
-from reproductions.ruthotto_haber.theorems import claims as thc
 from reproductions.ruthotto_haber.theorems import experiment as thx
 from reproductions.ruthotto_haber.theorems import measure as thm
 

@@ -40,8 +40,9 @@ LINEAR = "linear (logistic regression)"
 FLOOR = ("each network compared is not below the same run's linear classifier (multinomial "
          "logistic regression on the pixels) beyond the noise (2 SE: seed spread and the "
          "held-out set's sampling), no seed of it collapsed (below halfway between the "
-         "majority class and the linear classifier), and met its plateau criterion (a fixed-budget run, as in "
-         "the paper's schedule, counts as meeting it). On 8×8 digits a linear model is near "
+         "majority class and the linear classifier), and met its plateau criterion (a "
+         "fixed-budget run, as in the paper's schedule, counts as meeting it). On 8×8 "
+         "digits a linear model is near "
          "97 %: a network below it has not shown what a convolutional architecture adds")
 PAPER10 = PAPER_TABLE1["cifar10"]
 

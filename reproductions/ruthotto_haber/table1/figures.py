@@ -12,7 +12,7 @@ from nnde.stage import StageOutputs
 from nnde.train import Plateau
 
 from . import STAGE
-from .summary import PAPER_TABLE1, convergence, table
+from .summary import PAPER_TABLE1, baselines, convergence, table
 
 
 def curves_figure(hist: pd.DataFrame):
@@ -128,4 +128,8 @@ def write(res: Results, out: StageOutputs) -> None:
         metrics[f"{r.variant}.test_accuracy"] = r.test_accuracy
         metrics[f"{r.variant}.test_loss"] = r.test_loss
         metrics[f"{r.variant}.weights"] = int(r.weights)
+        if hasattr(r, "heldout_accuracy"):
+            metrics[f"{r.variant}.heldout_accuracy"] = r.heldout_accuracy
+    for model, acc in baselines(res).items():
+        metrics[f"baseline.{model.split(' ')[0]}.heldout_accuracy"] = acc
     out.metrics(metrics)
