@@ -57,10 +57,12 @@ def beta_map_nonsingular(res: Results):
 def trained_kernels_use_all_three(res: Results):
     """§2: the coefficients β of reaction, convection and diffusion are what the network
     learns. The mean over kernels of the TV distance between each kernel's trained and
-    initial group shares exceeds MIN_SHIFT beyond the noise (2 SE over kernels; partly:
-    MIN_SHIFT / 2), and each of the three holds ≥ MIN_SHARE of Σβ² after training; not
-    reproduced when the shift is below MIN_SHIFT / 2 beyond the noise or a group is
-    missing; otherwise inconclusive. None without trained networks."""
+    initial group shares exceeds MIN_SHIFT beyond the noise (2 SE over kernels), and each
+    of the three holds ≥ MIN_SHARE of Σβ² after training. Below MIN_SHIFT beyond the noise
+    (or a group missing) the claim is refuted: partly when the shift still exceeds
+    MIN_SHIFT / 2 beyond the noise, else not reproduced; within the noise of MIN_SHIFT,
+    inconclusive (unless MIN_SHIFT / 2 is exceeded: partly). None without trained
+    networks."""
     if not res.has("shares"):
         return None
     shares = res.frame("shares")
@@ -77,7 +79,9 @@ def trained_kernels_use_all_three(res: Results):
     all_three = low >= MIN_SHARE
     passed = all_three and hi.exceeds(0.0)
     partly = all_three and lo.exceeds(0.0)
-    failed = not all_three or lo.below(0.0)
+    # decided when the full claim is: shown (above MIN_SHIFT), or refuted (below it, or a
+    # group missing); the partial credit needs its own evidence (above MIN_SHIFT / 2)
+    failed = not all_three or hi.below(0.0)
     return check(
         "trained_kernels_use_all_three",
         "Training learns the operator (§2, convolutions as differential operators: the "
@@ -92,16 +96,18 @@ def trained_kernels_use_all_three(res: Results):
         "trained: " + ", ".join(f"{g} {fmt(tr[g], 3)}" for g in GROUPS)
         + "; at initialisation: " + ", ".join(f"{g} {fmt(init[g], 3)}" for g in GROUPS),
         rule=f"mean TV distance between each kernel's trained and initial shares > "
-        f"{MIN_SHIFT:g} beyond 2 SE over kernels (partly: > {MIN_SHIFT / 2:g}); not "
-        f"reproduced when < {MIN_SHIFT / 2:g} beyond 2 SE; and each of reaction, "
-        f"convection, diffusion ≥ {MIN_SHARE:.0%} of Σβ² after training",
+        f"{MIN_SHIFT:g} beyond 2 SE over kernels (partly: > {MIN_SHIFT / 2:g} beyond 2 SE), "
+        f"and each of reaction, convection, diffusion ≥ {MIN_SHARE:.0%} of Σβ² after "
+        f"training; decided when the shift is beyond 2 SE of {MIN_SHIFT:g} (or partly shown)",
         passed=passed, partly=partly, decided=passed or partly or failed,
         subject="the trained kernels (the table1 networks of the first seed)",
         reference="the same kernels at initialisation",
         note="Untrained kernels already hold every group (random kernels spread Σβ² over "
         "all nine products), so the claim rests on the change training makes, kernel by "
         "kernel. Shares depend on the (non-orthogonal) basis and on h = 1. Training "
-        f"moved the mean shares by at most {fmt(float((tr - init).abs().max()), 2)}. "
+        f"moved the mean shares by at most {fmt(float((tr - init).abs().max()), 2)}."
         + ("" if passed or partly or failed else
-           f"Against {MIN_SHIFT / 2:g}: {lo.text()} (a seed here is a kernel)."),
+           f" Against {MIN_SHIFT:g}: {hi.text()} (a seed here is a kernel).")
+        + (f" Below {MIN_SHIFT:g} beyond the noise; against {MIN_SHIFT / 2:g}: {lo.text()} "
+           "(a seed here is a kernel)." if failed and all_three and not partly else ""),
     )

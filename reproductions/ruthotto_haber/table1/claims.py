@@ -321,9 +321,9 @@ def ranking(res: Results):
 @claim
 def cifar10_accuracy(res: Results):
     """Table 1, CIFAR-10 row: each network's test accuracy within 1.5 pp of the paper's
-    beyond the noise (|diff| + 2 SE ≤ 1.5 pp; partly 4 pp); not reproduced when some
-    network is off by more than 4 pp beyond it. Judged only on CIFAR-10 (None on the
-    digits)."""
+    beyond the noise (|diff| + 2 SE ≤ 1.5 pp; partly 4 pp); decided once some network is
+    off by more than 1.5 pp beyond the noise (then partly if every one is within 4 pp
+    beyond it, else not reproduced). Judged only on CIFAR-10 (None on the digits)."""
     t = table1(res)
     if t.dataset != "cifar10":
         return None
@@ -331,7 +331,9 @@ def cifar10_accuracy(res: Results):
     below = t.below_floor(list(t.acc))
     passed = all(_within(c, CIFAR_PP) for c in cs.values())
     partly = all(_within(c, CIFAR_PP_PARTLY) for c in cs.values())
-    failed = any(_beyond(c, CIFAR_PP_PARTLY) for c in cs.values())
+    # refuted as stated once some network is off by more than CIFAR_PP beyond the noise;
+    # the partial credit needs its own evidence (within CIFAR_PP_PARTLY)
+    failed = any(_beyond(c, CIFAR_PP) for c in cs.values())
     return check(
         "cifar10_accuracy",
         "CIFAR-10 test accuracy of each network as in Table 1",
@@ -339,8 +341,8 @@ def cifar10_accuracy(res: Results):
         ours=", ".join(f"{LABELS[v]} {t.pm(v)} ({fmt(c.diff, 3)} ± {fmt(c.z * c.se, 2)} pp "
                        "from the paper's)" for v, c in cs.items()),
         rule=f"|ours − paper| + 2 SE ≤ {CIFAR_PP:g} pp for every network (partly: ≤ "
-        f"{CIFAR_PP_PARTLY:g} pp); not reproduced when some |ours − paper| − 2 SE > "
-        f"{CIFAR_PP_PARTLY:g} pp",
+        f"{CIFAR_PP_PARTLY:g} pp); decided when some |ours − paper| − 2 SE > "
+        f"{CIFAR_PP:g} pp (or partly shown)",
         passed=passed, partly=partly, decided=passed or partly or failed,
         note=("Below the floor: " + "; ".join(below) + ".") if below else "",
         subject="each network", reference="the paper's CIFAR-10 accuracy",
