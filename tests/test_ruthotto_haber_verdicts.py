@@ -372,3 +372,33 @@ ST_CASES = [
          "a mean shift of 0.08 ± 0.012: above 0.05, within the noise of 0.10"),
 ]
 test_stencils_verdict_cases = verdict_test(stc.claim, ST_CASES)
+
+
+# --------------------------------------------------------------------------- kinds
+#: The kind of every claim, by nnde.claims.KIND_CRITERION: the weight counts, the theorems
+#: (any weights), the β-map (an identity), the as-used and non-contractive properties (they
+#: hold at initialisation already: random blocks give the same verdict) are checks; the
+#: accuracy comparisons of trained networks and the change training makes to the kernels
+#: are experiments.
+KINDS = {
+    "comparable_accuracy": "experiment", "hamiltonian_half_weights": "check",
+    "weight_counts_exact": "check", "hamiltonian_not_worse": "experiment",
+    "ranking": "experiment", "cifar10_accuracy": "experiment",
+    "theorem1_random": "check", "theorem1_trained": "check", "step_size_condition": "check",
+    "theorem1_as_used_random": "check", "theorem1_as_used_trained": "check",
+    "others_not_contractive": "check", "theorem2_energy_bounded": "check",
+    "hamiltonian_reversible": "check", "beta_map_nonsingular": "check",
+    "trained_kernels_use_all_three": "experiment",
+}
+
+
+def test_claim_kinds_follow_the_criterion():
+    seen = {}
+    for claim_set, cases in ((t1c.claim, T1_CASES), (thc.claim, TH_CASES),
+                             (stc.claim, ST_CASES)):
+        for case in cases:
+            for c in claim_set.judge(case.results()):
+                seen.setdefault(c.id, set()).add(c.kind)
+    ids = set(t1c.claim.ids) | set(thc.claim.ids) | set(stc.claim.ids)
+    assert set(KINDS) == ids
+    assert {i: k.pop() for i, k in seen.items() if len(k) == 1} == KINDS
