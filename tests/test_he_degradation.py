@@ -332,6 +332,13 @@ CASES = [
          lambda: fake_results(good({(P, 20): (40.0, 45.0, 45.0, 1.2),
                                       (P, 44): (50.0, 55.0, 55.0, 1.3)})),
          "the reference plain net below the MLP floor"),
+    Case("plain_degrades", "reproduced",
+         lambda: fake_results(good({(P, 44): (51.7, 52.2, 53.0, 1.3)}), std=2.5),
+         "a deep plain net at 52 % error trained, to a much higher error: the paper's "
+         "degradation (plain-110 above 60 %), not a collapse"),
+    Case("residual_beats_plain_deepest", "reproduced",
+         lambda: fake_results(good({(P, 44): (51.7, 52.2, 53.0, 1.3)}), std=2.5),
+         "the degraded plain net is a valid reference"),
     Case("plain_degrades", "partly",
          lambda: fake_results({**good(), (P, 32): (9.0, 9.0, 9.0, 1.2)}),
          "plain-32 above plain-44 beyond the noise: the ends rise, a step does not"),

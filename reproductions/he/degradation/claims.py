@@ -3,10 +3,12 @@
 Every claim names its subject (the net the paper's statement is about) and its reference
 (what it is compared with), and checks both against a floor on the task's own scale
 (:data:`FLOORS`: on MNIST-1D the published references, a ResNet at least as good as the
-published CNN, a plain net at least as good as the published MLP). Every comparison goes
-through :func:`nnde.claims.compare`: the difference of the means over seeds against two
-standard errors from the seed spread and, for test errors, the test set's binomial
-sampling error (the depth comparisons read the large held-out set when there is one).
+published CNN, the shallowest plain net at least as good as the published MLP; a deeper
+plain net need only have trained at all, its higher error being the paper's finding).
+Every comparison goes through :func:`nnde.claims.compare`: the difference of the means
+over seeds against two standard errors from the seed spread and, for test errors, the
+test set's binomial sampling error (the depth comparisons read the large held-out set
+when there is one).
 A difference inside that noise makes the claim inconclusive, and the note says how many
 seeds would decide it. Training errors are the nets' errors on the training set itself,
 so only the seed spread counts there. All six are experiments: trained nets could have
@@ -21,18 +23,23 @@ from nnde.results import Results
 
 from .summary import Summary
 
-#: Per data set: (test error floor of a ResNet, of a plain net, in %; what each is). On
-#: MNIST-1D the published references (Greydanus & Kobak 2024): a CNN reaches 94 %
-#: accuracy, an MLP 68 %, logistic regression 32 % (chance 10 %). A ResNet that does not
-#: reach the published CNN has not delivered what the paper's method delivers; a plain
-#: net that does not beat the MLP has not trained as a conv net (the paper's degradation
-#: is a plain net that trains, with BN, to a higher error, not one stuck near chance).
+#: Per data set: (test error floor of a ResNet, of the shallowest plain net, in %; what
+#: each is). On MNIST-1D the published references (Greydanus & Kobak 2024): a CNN reaches
+#: 94 % accuracy, an MLP 68 %, logistic regression 32 % (chance 10 %). A ResNet that does
+#: not reach the published CNN has not delivered what the paper's method delivers; the
+#: shallowest plain net, the baseline a degradation is measured from, must beat the MLP.
 FLOORS = {
     "mnist1d": (6.0, 32.0, "the published MNIST-1D CNN (94 % accuracy)",
                 "the published MNIST-1D MLP (68 % accuracy)"),
 }
 #: elsewhere (no published reference wired in): both must beat chance (90 %) by 20 pp
 DEFAULT_FLOOR = (70.0, 70.0, "chance (90 % error) by 20 pp", "chance (90 % error) by 20 pp")
+#: A deeper plain net's floor is only that it trained at all: its higher error is the
+#: paper's finding (Fig. 6 caption: "the error of plain-110 is higher than 60 %",
+#: counted as degradation), so it must merely not have collapsed to chance (90 % on ten classes).
+DEEP_PLAIN_FLOOR = 70.0
+DEEP_PLAIN_WHAT = ("a deeper plain net ≤ 70 % (it trained at all: its higher error is the "
+                   "paper's finding, plain-110 above 60 % in Fig. 6, not a failure)")
 
 claim = ClaimSet()
 
@@ -43,17 +50,24 @@ def floors(s: Summary) -> tuple[float, float, str, str]:
 
 
 def floor_ok(s: Summary, kind: str, depth: int) -> bool:
-    """The net's mean test error on the published test set is at or below its floor."""
+    """The net's mean test error on the published test set is at or below its floor: a
+    ResNet's or the shallowest plain net's (:data:`FLOORS`), a deeper plain net's
+    (:data:`DEEP_PLAIN_FLOOR`)."""
     res_floor, plain_floor, _, _ = floors(s)
-    return s.val(kind, depth, "test_error_mean") <= (res_floor if kind == "residual"
-                                                      else plain_floor)
+    if kind == "residual":
+        bar = res_floor
+    else:
+        bar = plain_floor if depth == s.depths("plain")[0] else max(plain_floor,
+                                                                    DEEP_PLAIN_FLOOR)
+    return s.val(kind, depth, "test_error_mean") <= bar
 
 
 def floor_text(s: Summary, kinds=("residual", "plain")) -> str:
     res_floor, plain_floor, res_what, plain_what = floors(s)
     parts = {"residual": f"a ResNet's mean test error (published test set) ≤ "
                          f"{fmt(res_floor, 3)} % ({res_what})",
-             "plain": f"a plain net's ≤ {fmt(plain_floor, 3)} % ({plain_what})"}
+             "plain": f"the shallowest plain net's ≤ {fmt(plain_floor, 3)} % ({plain_what}), "
+                      + DEEP_PLAIN_WHAT}
     return "; ".join(parts[k] for k in kinds)
 
 
@@ -247,6 +261,12 @@ def resnet_test_error_falls_with_depth(res: Results):
     r = s.depths("residual")
     passed, partly, dec, ends, against = trend(lambda a, b: test_cmp(s, a, b), "residual",
                                                r, -1)
+    fit = train_cmp(s, ("residual", r[-1]), ("residual", r[0]))
+    underfit = (f"ResNet-{r[-1]} also ends with higher training error than ResNet-{r[0]} "
+                f"({fmt(fit.diff, 2)} pp, beyond the noise): at this schedule's length the "
+                "deeper nets have not fitted the training set as far, so the test error "
+                "compares under-trained nets (the paper trains 64k iterations, ~182 "
+                "epochs)." if higher(fit) else "")
     headline = ""
     if s.n_heldout:
         headline = (" (published test set: "
@@ -265,7 +285,7 @@ def resnet_test_error_falls_with_depth(res: Results):
         subject_ok=floor_ok(s, "residual", r[-1]),
         reference_ok=all(floor_ok(s, "residual", d) for d in r[:-1]),
         floor=floor_text(s, ("residual",)),
-        note=s.note(scale_note(s), against_text("residual", against, "test error"),
+        note=s.note(scale_note(s), against_text("residual", against, "test error"), underfit,
                     nets=[("residual", d) for d in r]),
     )
 
