@@ -11,9 +11,12 @@ from nnde.claims import convergence_note
 from nnde.results import Results
 
 #: floor of the comparisons: each model's mean extrapolation RMSE at every n must be at
-#: most this fraction of the better baseline's (origin, last observation), or the
-#: verdict is inconclusive
-FLOOR_FRAC = 0.5
+#: most this fraction of the better trivial predictor's (origin, last observation): a
+#: reference above it makes the verdict inconclusive, the subject above it not
+#: reproduced. A quarter, not a half: halving a trivial predictor's error is what any
+#: model that has the spiral's rough size does (on our spirals the origin's RMSE is
+#: 2.78, the paper's RNN at 30 points 0.39)
+FLOOR_FRAC = 0.25
 PAPER_RMSE = {
     "rnn": {30: 0.3937, 50: 0.3202, 100: 0.1813},
     "latent_ode": {30: 0.1642, 50: 0.1502, 100: 0.1346},
