@@ -274,6 +274,13 @@ ARCH_CASES = [
          lambda: _res(_arch_table(grad_seed=lambda a, n, s: (
              1.0, (300.0 if s else 1.0) if (a != "resnet" and n == 256) else 1.0))),
          "grows ×17 on average (log mean) but ×1 on one seed, ×300 on the other: within the noise"),
+    Case("stable_archs_gradients_bounded", "inconclusive",
+         lambda: _res(_arch_table(grad_seed=lambda a, n, s: (
+             1.0, (1 / 300 if s else 1.0) if (a != "resnet" and n == 256) else 1.0))),
+         "shrinks ×1/17 on average, ×1 on one seed: vanishing within the noise"),
+    Case("stable_archs_gradients_bounded", "not reproduced",
+         _T(grad=lambda a, n: (1.0, 1.0) if a == "resnet" or n < 256 else (1.0, 0.05)),
+         "shrinks ×1/20 at the deepest depth on every seed: beyond the noise"),
     # --- ResNet gradients (control)
     Case("resnet_gradients_unbounded", "reproduced", _T(), "ratio grows ×100 with depth"),
     Case("resnet_gradients_unbounded", "not reproduced", _T(grad=lambda a, n: (1.0, 30.0)),

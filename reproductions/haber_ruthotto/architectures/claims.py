@@ -271,7 +271,7 @@ def _growth_status(c: Comparison | None) -> str:
         return "bad"
     if abs(c.diff) <= lim:
         return "ok"
-    beyond = c.exceeds(lim) if c.diff > 0 else c.below(-lim)
+    beyond = c.exceeds(lim) if c.diff > 0 else c.below(lim)
     return "bad" if beyond else "undecided"
 
 
@@ -373,6 +373,18 @@ def _below_floor(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~(rows.val_acc - majority_baseline(rows) >= ACC_FLOOR_MARGIN - 1e-12)]
 
 
+def _acc_text(c: Comparison) -> str:
+    """The gap with its noise, and for a gap beyond ACC_TOL but within the noise how many
+    seeds per model would decide it (the seed variance taken as observed)."""
+    out = f"difference {fmt(c.diff, 2)} ± {fmt(c.z * c.se, 2)} (2 SE: {c.n_seeds} seeds)"
+    if _acc_status(c) != "undecided" or not math.isfinite(c.se_seeds) or c.se_seeds == 0:
+        return out
+    room = ((abs(c.diff) - ACC_TOL) / c.z) ** 2
+    need = math.ceil(c.se_seeds ** 2 * c.n_seeds / room)
+    return out + (f"; beyond the tolerance {ACC_TOL:g} by {fmt(abs(c.diff) - ACC_TOL, 2)}, "
+                  f"within the noise: about {need} seeds per model would decide it")
+
+
 def _acc_status(c: Comparison) -> str:
     """"ok" (no worse than ACC_TOL), "bad" (worse by more, beyond the noise) or
     "undecided"."""
@@ -419,7 +431,8 @@ def stable_archs_comparable_accuracy(res):
         subject="the stable architectures", reference="the plain ResNet",
         subject_ok=sub_ok, reference_ok=ref_ok, floor=_floor_text(),
         note="Cells below the ResNet: " + (", ".join(
-            f"{a} N={n} ({comps[(a, n)].text()})" for (a, n), v in st.items() if v != "ok")
+            f"{a} N={n} ({_acc_text(comps[(a, n)])})" for (a, n), v in st.items()
+            if v != "ok")
             or "none") + "." + (" Cells below the floor: " + ", ".join(sub_bad + ref_bad)
                                 + "." if sub_bad or ref_bad else "")
         + (" Members below the member floor: " + _models(below) + "." if len(below) else ""),
@@ -452,7 +465,7 @@ def multilevel_matches_direct_faster(res):
         outcome.append((_acc_status(c), t_ml < t_dir))
         txt.append(f"{a}: multi-level {fmt(t.val_acc.mean(), 3)} in {fmt(t_ml, 3)} s vs "
                    f"direct {fmt(d.val_acc.mean(), 3)} in {fmt(t_dir, 3)} s "
-                   f"({c.text()})")
+                   f"({_acc_text(c)})")
     if not outcome:
         return None
     acc = [s for s, _ in outcome]
@@ -477,7 +490,7 @@ def multilevel_matches_direct_faster(res):
         decided="bad" in acc or "undecided" not in acc,
         subject="multi-level training", reference=f"direct training at N = {top}",
         subject_ok=sub_ok, reference_ok=ref_ok, floor=_floor_text(),
-        note=f"Levels: {sorted(levels.depth.unique())}; iterations per level "
+        note=f"Levels: {[int(n) for n in sorted(levels.depth.unique())]}; iterations per level "
              f"{levels.groupby('level').epochs.first().tolist()}; direct training to the "
              "plateau criterion." + (" Below the floor: " + ", ".join(sub_bad + ref_bad) + "."
                                      if sub_bad or ref_bad else ""),

@@ -97,9 +97,9 @@ def _text(cfg: dict, wall: float) -> str:
         "θ(t), the finest multi-level net's, at every N, which isolates the effect of h.\n\n"
         f"Multi-level training ({', '.join(cfg['ml_archs']) or 'none'}), as in the "
         f"authors' code: {cfg['ml_start']} layers trained for {cfg['ml_epochs_first']} "
-        f"epochs, then the layers doubled, h halved and the weights interpolated linearly "
-        f"in time, {cfg['ml_epochs_level']} epochs per level, up to {top} layers; compared "
-        f"with the {top}-layer net trained directly for {cfg['epochs']} epochs, in accuracy "
+        f"steps, then the layers doubled, h halved and the weights interpolated linearly "
+        f"in time, {cfg['ml_epochs_level']} steps per level, up to {top} layers; compared "
+        f"with the {top}-layer net trained directly to the plateau criterion, in accuracy "
         "and training CPU time (one thread per run). The finest level's weights, linear in "
         f"time between layers, define one θ(t), sampled at N = {cfg['ml_start']} … "
         f"{cfg['ml_refine_to']} for the refinement table.\n\n"
@@ -126,8 +126,10 @@ def _multilevel_tables(out: StageOutputs, cfg: dict, df, levels, refine) -> None
         cpu_seconds_cumulative=("cpu_seconds_cell", "max")).reset_index()
     direct["grad_ratio_init"] = gd.r_init.to_numpy()
     direct["grad_ratio_trained"] = gd.r_trained.to_numpy()
-    direct = direct[direct.arch.isin(cfg["ml_archs"])].assign(
-        depth=f"{top} direct", epochs=cfg["epochs"])
+    steps = d_top.groupby("arch", sort=False).steps_run.first() if "steps_run" in d_top \
+        else pd.Series(cfg["epochs"], index=direct.arch)
+    direct["epochs"] = direct.arch.map(steps).to_numpy()
+    direct = direct[direct.arch.isin(cfg["ml_archs"])].assign(depth=f"{top} direct")
     out.csv(f"{STAGE}_multilevel", levels)
     out.table(pd.concat([lv, direct[lv.columns]], ignore_index=True),
               caption="Multi-level training level by level (mean over members; "

@@ -19,7 +19,7 @@ from .summary import grad_ratios
 
 def _packed_from(state, arch, depth, cfg, classes):
     E, w = len(classes), cfg["width"]
-    torch.manual_seed(0)
+    torch.manual_seed(cfg["seeds"][0])  # overwritten by the saved weights
     p = Packed(build_stack(arch, E * w, depth, cfg["T"] / depth, cfg["gamma"], cfg["higher"]),
                E, w, classes)
     p.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
