@@ -179,7 +179,7 @@ def _params(**over):
          "seeds": [0], "T": 2.0, "width": 4, "gamma": 0.1, "higher_method": "rk4",
          "n_train": 16, "n_val": 16, "epochs": 2, "lr": 0.01,
          "smooth": 0.0, "smooth_antisym": 0.0, "plateau": None, "eps": 1e-4,
-         "n_perturbations": 2, "eig_points": 4, "workers": 1,
+         "n_perturbations": 2, "init_draws": 3, "eig_points": 4, "workers": 1,
          "threads": 1, "multilevel_archs": ["resnet"], "multilevel_start": 2,
          "multilevel_depth": 4,
          "multilevel_refine_to": 8,
@@ -192,7 +192,7 @@ def _params(**over):
                                        ("T", 0), ("T", -1.0), ("width", 3), ("seeds", [-1]),
                                        ("datasets", ["moons"]), ("higher_method", "verlet"),
                                        ("n_val", 18), ("smooth", -1.0),
-                                       ("smooth_antisym", -1e-4),
+                                       ("smooth_antisym", -1e-4), ("init_draws", 0),
                                        ("plateau", {"patience": 0}),
                                        ("plateau", {"speed": 1})])
 def test_bad_params_name_the_key(key, value):
@@ -220,7 +220,8 @@ def test_tiny_run_is_deterministic_and_complete(tmp_path):
     df1, kept, lv1, rf1 = experiment.sweep(cfg, keep={("resnet", 2)})
     df2, _, lv2, rf2 = experiment.sweep(cfg)
     assert len(df1) == len(model.ARCHS) * 2
-    cols = ["val_acc", "M", "grad_first", "grad_last", "predicted_growth", "eig_off_axis"]
+    cols = ["val_acc", "M", "grad_first", "grad_last", "predicted_growth", "eig_off_axis",
+            "grad_ratio_init_median"]
     pd.testing.assert_frame_equal(df1[cols], df2[cols])
     assert np.isfinite(df1[cols].to_numpy()).all()
     assert kept[("resnet", 2)]["hlam"].shape == (2, 4, 1, 4)

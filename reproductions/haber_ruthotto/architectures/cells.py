@@ -84,6 +84,21 @@ def objective(packed, E: int, h: float, alpha: float):
     return loss_fn
 
 
+def init_ratio_median(arch, depth, h, cfg, classes, xt, yt, seed, first) -> np.ndarray:
+    """Per member, the median over ``cfg.init_draws`` draws of the initial weights (the
+    trained net's own initial draw ``first`` and fresh ones, seeded from ``seed``) of
+    ‖∇θ_first‖ / ‖∇θ_last‖: the ratio at initialisation is a property of the weight
+    distribution, and one draw per member is too noisy to compare depths."""
+    E, w = len(classes), cfg.width
+    rs = [np.asarray(first, dtype=float)]
+    for r in range(1, cfg.init_draws):
+        torch.manual_seed(seed + 7_919 * r)
+        pk = Packed(build_stack(arch, E * w, depth, h, cfg.gamma, cfg.higher), E, w, classes)
+        f, l_ = member_grad_norms(pk, xt, yt)
+        rs.append(np.asarray(f, dtype=float) / np.asarray(l_, dtype=float))
+    return np.median(np.stack(rs), axis=0)
+
+
 def fit(packed, xt, yt, loss_fn, steps: int, lr: float, plateau: Plateau | None,
         name: str) -> dict:
     """Full-batch Adam on ``loss_fn`` until the ``plateau`` criterion, read on the
@@ -139,6 +154,8 @@ def run_cell(arch: str, depth: int, cfg, keep: bool = False) -> dict:
     cpu_seconds = time.process_time() - c0
     c1 = time.process_time()
     g_first, g_last = member_grad_norms(packed, xt, yt)
+    r_init = init_ratio_median(arch, depth, h, cfg, classes, xt, yt, seed,
+                               g0_first / g0_last)
     acc_t, acc_v = accuracy(packed, xt, yt), accuracy(packed, xv, yv)
     base = majority(yv)
 
@@ -167,6 +184,7 @@ def run_cell(arch: str, depth: int, cfg, keep: bool = False) -> dict:
             "majority_val": base[e],
             "M": M[e], "M_min": M_min[e], "M_median": float(ratios[:, e].median()),
             "grad_first_init": g0_first[e], "grad_last_init": g0_last[e],
+            "grad_ratio_init_median": float(r_init[e]),
             "grad_first": g_first[e], "grad_last": g_last[e],
             "max_abs_hlam": float(np.abs(hlam[:, :, e]).max()),
             "frac_outside_region": outside[e],

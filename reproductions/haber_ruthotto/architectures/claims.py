@@ -246,10 +246,13 @@ def _log_ratio_by_seed(df: pd.DataFrame, arch: str, depth: int, when: str) -> pd
     """Per seed, the median over data sets of log10(‖∇θ_first‖ / ‖∇θ_last‖) of one cell
     (``when``: "init" or "trained")."""
     d = df[(df.arch == arch) & (df.depth == depth)]
-    f, l_ = ((d.grad_first_init, d.grad_last_init) if when == "init"
-             else (d.grad_first, d.grad_last))
     with np.errstate(all="ignore"):
-        lr = np.log10(f.astype(float) / l_.astype(float))
+        if when == "init" and "grad_ratio_init_median" in d:  # median over init draws
+            lr = np.log10(d.grad_ratio_init_median.astype(float))
+        elif when == "init":
+            lr = np.log10(d.grad_first_init.astype(float) / d.grad_last_init.astype(float))
+        else:
+            lr = np.log10(d.grad_first.astype(float) / d.grad_last.astype(float))
     return pd.Series(lr.to_numpy(), index=d.seed.to_numpy()).groupby(level=0).median()
 
 
@@ -289,8 +292,9 @@ def stable_archs_gradients_bounded(res):
     """§3: a stable forward propagation makes a well-posed learning problem, without
     exploding or vanishing gradients as the network deepens: the paper's argument is
     independence of the number of layers. So for each stable architecture the ratio
-    ‖∇θ_first‖ / ‖∇θ_last‖ (log10, median over data sets, per seed) may change by at most
-    a factor GRAD_FACTOR from the shallowest to the deepest net, at initialisation and
+    ‖∇θ_first‖ / ‖∇θ_last‖ (log10, median over data sets, per seed; at initialisation the
+    median over ``init_draws`` draws of the initial weights) may change by at most a
+    factor GRAD_FACTOR from the shallowest to the deepest net, at initialisation and
     after training (partly: in most of these cases); a change beyond the factor but
     within the seed noise leaves the claim undecided."""
     sw = sweep(res)

@@ -48,6 +48,7 @@ class Config:
     plateau: Plateau | None  # read on the training objective after every step
     eps: float
     n_perturbations: int
+    init_draws: int  # draws of the initial weights behind the initial gradient ratio
     eig_points: int
     workers: int
     threads: int | str
@@ -86,6 +87,7 @@ def read_config(p: Mapping) -> Config:
         "plateau": Plateau.from_params(p.get("plateau"), sec),
         "eps": get_number(p, "eps", sec, gt=0),
         "n_perturbations": get_number(p, "n_perturbations", sec, kind=int, gt=0),
+        "init_draws": get_number(p, "init_draws", sec, kind=int, gt=0),
         "eig_points": get_number(p, "eig_points", sec, kind=int, gt=0),
         "workers": get_number(p, "workers", sec, kind=int, gt=0),
         "threads": get_threads(p, "threads", sec),
