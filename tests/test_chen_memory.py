@@ -77,11 +77,15 @@ def test_memory_run_and_judge_at_a_toy_size(tmp_path):
                       figure_root=tmp_path / "fig") as so:
         so.claims(claims.claim.judge(res))
         figures.write(res, so)
-    for name in ("memory_steps.csv", "memory_gradient_error.csv", "memory.metrics.json"):
+    for name in ("memory_steps.csv", "memory_gradient_error.csv", "memory.numbers.json",
+                 "memory.metrics.json"):
         assert (tmp_path / "data/chen" / name).exists(), name
-    metrics = json.loads((tmp_path / "data/chen/memory.metrics.json").read_text())
-    assert set(metrics) == {"slope.direct", "slope.adjoint", "adjoint_rel_error.tol0.01",
+    numbers = json.loads((tmp_path / "data/chen/memory.numbers.json").read_text())
+    assert set(numbers) == {"slope.direct", "slope.adjoint", "adjoint_rel_error.tol0.01",
                             "adjoint_rel_error.tol0.0001"}
+    # the DVC metrics: the verdict counts, the same keys as every stage's
+    metrics = json.loads((tmp_path / "data/chen/memory.metrics.json").read_text())
+    assert metrics["checks_passed"] + metrics["checks_failed"] == len(claims.claim.ids)
     assert (tmp_path / "fig/chen/memory_scaling.png").exists()
 
 

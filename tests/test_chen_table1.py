@@ -250,7 +250,7 @@ def test_table1_run_on_tiny_mnist1d(mnist1d_file, tmp_path):
     assert len(section["convergence"]["rows"]) == len(per_seed)
     assert all(r["converged"] in (True, False) for r in section["convergence"]["rows"])
     for name in ("table1.csv", "table1_summary.csv", "table1_history.csv",
-                 "table1.metrics.json"):
+                 "table1.metrics.json", "table1.numbers.json"):
         assert (tmp_path / "data/chen" / name).exists(), name
     model, trained = fig3.load_trained(tmp_path / "data/chen/table1")
     assert trained["dims"] == 1 and trained["seed"] == cfg.seeds[0]

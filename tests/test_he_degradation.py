@@ -107,7 +107,8 @@ def test_results_round_trip_gives_the_same_claims(mnist1d_file, tmp_path):
     assert {"degradation.csv", "degradation_final.csv", "degradation_runs.csv",
             "degradation_table6.csv", "degradation_responses.csv",
             "degradation_response_summary.csv", "degradation.claims.json",
-            "degradation.section.json", "degradation.metrics.json"} <= names
+            "degradation.section.json", "degradation.metrics.json",
+            "degradation.numbers.json"} <= names
     assert len(list((tmp_path / "fig/he").glob("degradation_*.png"))) == 3
 
 

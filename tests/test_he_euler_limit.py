@@ -84,7 +84,7 @@ def test_run_and_judge_through_saved_results(tmp_path):
         figures.write(res, so)
     assert {p.name for p in (tmp_path / "out/he").iterdir()} == {
         "euler_limit.csv", "euler_limit_slopes.csv", "euler_limit.claims.json",
-        "euler_limit.section.json", "euler_limit.metrics.json"}
+        "euler_limit.section.json", "euler_limit.metrics.json", "euler_limit.numbers.json"}
     assert len(list((tmp_path / "fig/he").glob("euler_limit_*.png"))) == 2
 
 

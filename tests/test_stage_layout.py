@@ -143,6 +143,11 @@ def test_stage_package_runs_and_judges(tmp_path, monkeypatch):
     assert [c["verdict"] for c in claims["claims"]] == ["reproduced"]
     section = json.loads((tmp_path / "data/toy/stage.section.json").read_text())
     assert section["params"]["n"] == 3 and math.isfinite(section["wall_seconds"])
+    # headline numbers apart from the DVC metrics, which count the verdicts
+    assert json.loads((tmp_path / "data/toy/stage.numbers.json").read_text()) == {"n": 3}
+    assert json.loads((tmp_path / "data/toy/stage.metrics.json").read_text()) == {
+        "reproduced": 1, "partly": 0, "not_reproduced": 0, "inconclusive": 0,
+        "checks_passed": 0, "checks_failed": 0}
     (tmp_path / "params.yaml").write_text("profile: small\ntoy:\n  stage: {n: 0}\n")
     with pytest.raises(SystemExit):
         stage_main("toystage", ["run"])

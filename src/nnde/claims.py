@@ -236,6 +236,24 @@ def compare(a, b, *, eval_n: int | None = None, rate: float | None = None,
     return Comparison(ma - mb, seeds, se_eval, min(na, nb), z)
 
 
+#: the keys of :func:`verdict_counts`, the same in every metrics file
+COUNT_KEYS = ("reproduced", "partly", "not_reproduced", "inconclusive", "checks_passed",
+              "checks_failed")
+
+
+def verdict_counts(claims: Iterable) -> dict[str, int]:
+    """Experiments counted by verdict and checks by passed/failed, under :data:`COUNT_KEYS`
+    (claims as :class:`Claim` or as their dicts): the DVC metrics of a stage, a paper
+    and the whole suite, so that ``dvc metrics show`` is one short table."""
+    rows = [c if isinstance(c, Mapping) else c.__dict__ for c in claims]
+    exp = [c for c in rows if c.get("kind", "experiment") == "experiment"]
+    chk = [c for c in rows if c.get("kind") == "check"]
+    out = {v.replace(" ", "_"): sum(1 for c in exp if c["verdict"] == v) for v in VERDICTS}
+    out["checks_passed"] = sum(1 for c in chk if c["verdict"] == "reproduced")
+    out["checks_failed"] = len(chk) - out["checks_passed"]
+    return out
+
+
 def convergence_note(rows: Iterable[Mapping], models: Iterable[str] | None = None,
                      unit: str = "epoch", loss: str = "training loss") -> str:
     """A claim note naming the models (of ``models``, default all) that did not meet

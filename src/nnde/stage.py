@@ -9,7 +9,10 @@ interrupted stage never leaves (or overwrites) an output that looks valid.
 Layout of a stage's outputs (``paper`` and ``stage`` are identifiers)::
 
     data/<paper>/<stage>.csv               tidy data (one or more, any name)
-    data/<paper>/<stage>.metrics.json      flat numbers for ``dvc metrics show``
+    data/<paper>/<stage>.metrics.json      the stage's verdict counts (``dvc metrics show``:
+                                           the same six keys for every stage)
+    data/<paper>/<stage>.numbers.json      its headline numbers (git-tracked like the
+                                           claims; ``nnde sweeps`` aggregates them)
     data/<paper>/<stage>.claims.json       the paper's claims with our values and verdicts
                                            (none for a ``no_claims`` section: benchmarks,
                                            sweeps — measurements, not claims)
@@ -43,6 +46,7 @@ from .claims import (  # noqa: F401  (re-exported: the stages import them from h
     check,
     convergence_note,
     fmt,
+    verdict_counts,
 )
 from .errors import NndeError, ParamError
 
@@ -386,7 +390,11 @@ class StageOutputs:
         return final
 
     def metrics(self, values: Mapping[str, Any]) -> None:
-        self.write_text(self.data_dir / f"{self.stage}.metrics.json", dumps(dict(values)))
+        """The stage's headline numbers, written to ``<stage>.numbers.json``. The DVC
+        metrics file ``<stage>.metrics.json`` holds the stage's verdict counts (written
+        with the claims), the same keys for every stage, so that ``dvc metrics show`` and
+        ``dvc metrics diff`` stay one short table."""
+        self.write_text(self.data_dir / f"{self.stage}.numbers.json", dumps(dict(values)))
 
     def claims(self, claims: list[Claim]) -> None:
         ids = [c.id for c in claims]
@@ -433,6 +441,8 @@ class StageOutputs:
                 "checks at least one claim of its paper (StageOutputs.claims)")
         else:
             claims = [asdict(c) for c in self._claims]
+            self.write_text(self.data_dir / f"{self.stage}.metrics.json",
+                            dumps(verdict_counts(claims)))
             self.write_text(
                 self.data_dir / f"{self.stage}.claims.json",
                 dumps({"paper": self.paper, "stage": self.stage, "claims": claims}),

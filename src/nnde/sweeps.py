@@ -8,8 +8,9 @@ Sweeps run on DVC's experiment queue, not on a scheduler of ours::
     nnde sweeps                      # aggregate: mean ± std over seeds
     nnde report
 
-``nnde sweeps`` reads ``dvc exp show --json``, flattens each finished experiment's params
-and metrics, groups experiments whose parameters agree except for seeds, and writes
+``nnde sweeps`` reads ``dvc exp show --json``, flattens each finished experiment's params,
+its metrics (verdict counts per stage) and the headline numbers its stages committed
+(``data/<paper>/<stage>.numbers.json``), groups experiments whose parameters agree except for seeds, and writes
 ``data/sweeps/experiments.csv`` (one row per experiment) and
 ``data/sweeps/summary.csv`` (mean, std and count per group and metric), plus a section
 that the report shows.
@@ -49,14 +50,60 @@ def _file_data(block: dict | None) -> dict:
     return flat
 
 
-def _walk_experiments(entries: Iterable[dict]):
+def _verdict_prefix(path: str) -> str:
+    """``data/he/degradation.metrics.json`` → ``verdicts.he.degradation``;
+    ``reports/verdicts/total.json`` → ``verdicts.total``."""
+    p = Path(path)
+    if p.name.endswith(".metrics.json"):
+        return f"verdicts.{p.parent.name}.{p.name[: -len('.metrics.json')]}"
+    return f"verdicts.{p.stem}"
+
+
+def _metrics_data(block: dict | None) -> dict:
+    """The DVC metrics of an experiment: every file holds verdict counts under the same
+    keys, so each is prefixed by what it counts (``verdicts.he.degradation.reproduced``)."""
+    flat = {}
+    for path, payload in (block or {}).items():
+        flat.update(_flatten((payload or {}).get("data") or {}, _verdict_prefix(path)))
+    return flat
+
+
+def _numbers_at(root: Path, rev: str) -> dict:
+    """The stages' headline numbers (``data/<paper>/<stage>.numbers.json``, git-tracked
+    like the claims) as committed in the experiment ``rev``; {} when ``rev`` is not a
+    commit of ``root``."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              text=True, timeout=60)
+
+    try:
+        listing = git("ls-tree", "-r", "--name-only", rev, "data")
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if listing.returncode != 0:
+        return {}
+    out = {}
+    for name in listing.stdout.split("\n"):
+        if name.endswith(".numbers.json") and name.count("/") == 2:
+            shown = git("show", f"{rev}:{name}")
+            if shown.returncode == 0:
+                try:
+                    out.update(_flatten(json.loads(shown.stdout)))
+                except json.JSONDecodeError:
+                    continue
+    return out
+
+
+def _walk_experiments(entries: Iterable[dict], root: Path | None = None):
     for entry in entries or []:
         for exp in entry.get("experiments") or []:
             for rev in exp.get("revs") or []:
                 data = rev.get("data") or {}
-                metrics = _file_data(data.get("metrics"))
+                metrics = _metrics_data(data.get("metrics"))
                 if rev.get("error") or not metrics:
                     continue  # queued, running or failed: not a finished experiment
+                if root is not None and rev.get("rev"):
+                    metrics.update(_numbers_at(root, rev["rev"]))
                 yield {
                     "experiment": rev.get("name") or data.get("name") or rev.get("rev", "")[:7],
                     "rev": (rev.get("rev") or "")[:7],
@@ -66,10 +113,11 @@ def _walk_experiments(entries: Iterable[dict]):
                 }
 
 
-def experiments_frame(exp_show: list[dict]) -> pd.DataFrame:
-    """One row per finished experiment: ``experiment``, ``param:<key>``, ``metric:<key>``."""
+def experiments_frame(exp_show: list[dict], root: str | Path | None = None) -> pd.DataFrame:
+    """One row per finished experiment: ``experiment``, ``param:<key>``, ``metric:<key>``
+    (its verdict counts, and with ``root`` the stages' headline numbers it committed)."""
     rows = []
-    for e in _walk_experiments(exp_show):
+    for e in _walk_experiments(exp_show, None if root is None else Path(root)):
         row = {"experiment": e["experiment"], "rev": e["rev"], "baseline": e["baseline"]}
         row.update({f"param:{k}": json.dumps(v) if isinstance(v, list) else v
                     for k, v in e["params"].items()})
@@ -122,7 +170,7 @@ def write_sweeps(root: str | Path = ".", exp_show: list[dict] | None = None) -> 
     from .stage import StageOutputs
 
     root = Path(root)
-    exps = experiments_frame(exp_show if exp_show is not None else read_exp_show(root))
+    exps = experiments_frame(exp_show if exp_show is not None else read_exp_show(root), root)
     if exps.empty:
         raise NndeError("no finished DVC experiments found: queue some with "
                         "`dvc exp run --queue -S ...` and run `dvc queue start`")

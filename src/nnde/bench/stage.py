@@ -7,7 +7,7 @@ profile, like every stage), measures with ``nnde.bench.report.measure_all`` and 
     data/benchmarks/catalog.section.json            the report's section (no claims file:
                                                     measurements, not a paper's claims)
     data/benchmarks/catalog_{targets,loop_ratios,peer_ratios,memory,work_precision}.csv
-    data/benchmarks/catalog.metrics.json
+    data/benchmarks/catalog.numbers.json
     reports/figures/benchmarks/catalog_{ratios,memory,work_precision}.png
     data/benchmarks/catalog_compiled.csv, reports/figures/benchmarks/catalog_compiled.png
                                                     (the compiled path; only when

@@ -364,13 +364,7 @@ def verdict_counts(stages: list[Stage]) -> dict:
     ``checks_passed``, ``checks_failed``). Written as ``reports/verdicts/<name>.json``,
     one DVC metrics file each, so that ``dvc metrics show reports/verdicts`` is one short
     table (a row per paper) and ``dvc metrics diff`` compares two runs' verdicts."""
-    def count(claims):
-        exp = [c for c in claims if c.get("kind", "experiment") == "experiment"]
-        chk = [c for c in claims if c.get("kind") == "check"]
-        out = {v.replace(" ", "_"): sum(1 for c in exp if c["verdict"] == v) for v in VERDICTS}
-        out["checks_passed"] = sum(1 for c in chk if c["verdict"] == "reproduced")
-        out["checks_failed"] = len(chk) - out["checks_passed"]
-        return out
+    from ..claims import verdict_counts as count
 
     out = {"total": count([c for s in stages for c in s.claims])}
     for paper in VERDICT_PAPERS:
