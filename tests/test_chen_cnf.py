@@ -157,3 +157,18 @@ def test_run_then_judge(tmp_path):
         so.claims(claims.claim.judge(res))
         figures.write(res, so)
     assert (tmp_path / "fig/chen/cnf_flows.png").exists()
+
+
+def test_claims_name_failed_density_matching_runs():
+    """A run far above its siblings (the other seeds of its model, size and target) is
+    named in the notes as a failed run."""
+    res = _cnf(*GOOD_DM, ML_OK)
+    assert "Failed runs" not in claims.claim.by_id(res, "cnf_width_adds_capacity").note
+    runs = res.frame("runs")
+    bad = (runs.task == "kl") & (runs.kind == "cnf") & (runs["size"] == 32) \
+        & (runs.target == "two_circles") & (runs.seed == 1)
+    runs.loc[bad, "final_loss"] = 18.7
+    res = Results(frames={"runs": runs, "history": res.frame("history")},
+                  records={"targets": res.record("targets")})
+    note = claims.claim.by_id(res, "cnf_width_adds_capacity").note
+    assert "Failed runs" in note and "cnf 32 on two_circles, seed 1 (final KL 18.7" in note

@@ -53,9 +53,33 @@ def density_matching(res: Results) -> DensityMatching:
     return DensityMatching(per_seed, mean, learned, floor)
 
 
+#: a density-matching run whose final KL(q‖p) exceeds this multiple of the median of
+#: its siblings' (the other seeds of the same model, size and target) is a failed run
+FAIL_RATIO = 3.0
+
+
+def failed_runs(res: Results) -> list[str]:
+    """The density-matching runs far above their siblings, in words (they count in the
+    means; the claims name them)."""
+    kl = res.frame("runs")
+    kl = kl[kl.task == "kl"]
+    out = []
+    for (tg, m, kind), g in kl.groupby(["target", "size", "kind"]):
+        for r in g.itertuples():
+            others = g[g.seed != r.seed].final_loss
+            if len(others) and r.final_loss > FAIL_RATIO * float(others.median()):
+                out.append(f"{kind} {m} on {tg}, seed {r.seed} (final KL "
+                           f"{fmt(r.final_loss, 3)} against a median of "
+                           f"{fmt(float(others.median()), 3)} for the other seeds)")
+    return out
+
+
 def note(res: Results, extra: str = "") -> str:
     conv = conv_note(res)
-    return " ".join(p for p in (extra, "KL in nats, mean over seeds.", conv) if p)
+    bad = failed_runs(res)
+    failed = ("Failed runs (final KL(q‖p) > " f"{FAIL_RATIO:g} × the median of the other "
+              "seeds'; they count in the means): " + "; ".join(bad) + "." if bad else "")
+    return " ".join(p for p in (extra, "KL in nats, mean over seeds.", failed, conv) if p)
 
 
 def _pair_text(tg: str, label: str, c: Comparison) -> str:
