@@ -115,7 +115,7 @@ def test_fig3_judge_writes_tables_figure_and_metrics(tmp_path):
     assert list(ratio["where"]) == ["tolerance sweep"] * 12 + ["training (probe)"] * 2
     own = ratio[ratio["norm"] == "the block's own"]
     assert own.ratio.tolist() == pytest.approx([0.5] * 5)
-    metrics = json.loads((tmp_path / "data/chen/fig3.metrics.json").read_text())
+    metrics = json.loads((tmp_path / "data/chen/fig3.numbers.json").read_text())
     assert metrics["nfe_forward.tol0.001"] == 32 and metrics["nfe_backward.tol0.1"] == 7
     assert (tmp_path / "fig/chen/fig3_nfe.png").exists()
 
