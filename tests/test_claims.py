@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from nnde.claims import Claim, compare, check
+from nnde.claims import Claim, check, compare
 from nnde.errors import ParamError
 from nnde.stage import load_params
 from nnde.verdicts import RunNotFound, diff_runs, format_diff, load_run

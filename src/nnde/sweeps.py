@@ -10,7 +10,8 @@ Sweeps run on DVC's experiment queue, not on a scheduler of ours::
 
 ``nnde sweeps`` reads ``dvc exp show --json``, flattens each finished experiment's params,
 its metrics (verdict counts per stage) and the headline numbers its stages committed
-(``data/<paper>/<stage>.numbers.json``), groups experiments whose parameters agree except for seeds, and writes
+(``data/<paper>/<stage>.numbers.json``), groups experiments whose parameters agree
+except for seeds, and writes
 ``data/sweeps/experiments.csv`` (one row per experiment) and
 ``data/sweeps/summary.csv`` (mean, std and count per group and metric), plus a section
 that the report shows.

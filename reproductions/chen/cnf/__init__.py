@@ -4,8 +4,9 @@ planar normalising flows (NF) in 2-D.
 Figure 4 (density matching): a flow q is fitted to a target density p by minimising
 KL(q || p) = E_q[log q − log p]; the planar flow's capacity grows with its depth K, the
 CNF's with its width M (K, M = 1, 2, 32 in the paper profile; 1 and 32 in small), and
-the paper reports that the CNF reaches the lower loss. Figures 5–6 (maximum likelihood): a CNF trained on samples of two circles
-and two moons, whose samples, pushed from the noise at t = 0 to t = 1, land on the data.
+the paper reports that the CNF reaches the lower loss. Figures 5–6 (maximum likelihood):
+a CNF trained on samples of two circles and two moons, whose samples, pushed from the
+noise at t = 0 to t = 1, land on the data.
 
 Models (``nnde.models.flows``): the CNF's field is a sum of M tanh units whose weights
 come from a small hypernetwork of t, with a gate (the paper's description), the trace of
