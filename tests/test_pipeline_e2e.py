@@ -122,7 +122,15 @@ def test_second_repro_is_a_no_op(pipeline_repo):
 def test_metrics_and_plots_are_declared(pipeline_repo):
     out = run(["dvc", "metrics", "show", "--json"], pipeline_repo)
     data = json.loads(out.stdout)
-    text = json.dumps(data)
-    assert "M.K_plus.euler.N10" in text
+    files = next(iter(data.values()))["data"]
+    # every metrics file holds verdict counts under the same keys: one short table
+    keys = {tuple(sorted(f["data"])) for f in files.values()}
+    assert keys == {tuple(sorted(("reproduced", "partly", "not_reproduced", "inconclusive",
+                                  "checks_passed", "checks_failed")))}, keys
+    assert "reports/verdicts/total.json" in files
+    # the headline numbers beside them
+    numbers = json.loads((pipeline_repo / "data/haber_ruthotto/example1.numbers.json")
+                         .read_text())
+    assert "M.K_plus.euler.N10" in numbers
     plots = run(["dvc", "plots", "show", "--json"], pipeline_repo)
     assert "example1_stability.csv" in plots.stdout
