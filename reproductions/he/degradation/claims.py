@@ -253,6 +253,15 @@ def residual_beats_plain_deepest(res: Results):
     )
 
 
+def resnet_depth_roles(s: Summary, r: list[int]) -> dict:
+    """Subject (the deepest ResNet), references (the shallower ones) and their floors:
+    the roles of every claim about ResNets getting better with depth."""
+    return dict(subject=f"ResNet-{r[-1]}", reference=", ".join(f"ResNet-{d}" for d in r[:-1]),
+                subject_ok=floor_ok(s, "residual", r[-1]),
+                reference_ok=all(floor_ok(s, "residual", d) for d in r[:-1]),
+                floor=floor_text(s, ("residual",)))
+
+
 @claim
 def resnet_test_error_falls_with_depth(res: Results):
     """Table 6: deeper ResNets reach lower test error (ResNet-20/32/44/56/110: 8.75 /
@@ -281,10 +290,7 @@ def resnet_test_error_falls_with_depth(res: Results):
              "deeper neighbour higher beyond its noise; partly if only the first; "
              f"{NOISE}",
         passed=passed, partly=partly, decided=dec,
-        subject=f"ResNet-{r[-1]}", reference=", ".join(f"ResNet-{d}" for d in r[:-1]),
-        subject_ok=floor_ok(s, "residual", r[-1]),
-        reference_ok=all(floor_ok(s, "residual", d) for d in r[:-1]),
-        floor=floor_text(s, ("residual",)),
+        **resnet_depth_roles(s, r),
         note=s.note(scale_note(s), against_text("residual", against, "test error"), underfit,
                     nets=[("residual", d) for d in r]),
     )
@@ -338,10 +344,7 @@ def deeper_resnet_responses_smaller(res: Results):
              "no deeper neighbour larger beyond its noise; partly if only the first; "
              f"{NOISE}",
         passed=passed, partly=partly, decided=dec,
-        subject=f"ResNet-{r[-1]}", reference=", ".join(f"ResNet-{d}" for d in r[:-1]),
-        subject_ok=floor_ok(s, "residual", r[-1]),
-        reference_ok=all(floor_ok(s, "residual", d) for d in r[:-1]),
-        floor=floor_text(s, ("residual",)),
+        **resnet_depth_roles(s, r),
         note=s.note(against_text("residual", against, "response std"),
                     nets=[("residual", d) for d in r]),
     )
