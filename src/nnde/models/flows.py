@@ -130,6 +130,7 @@ class HyperField(nn.Module):
         #: initialisation does not grow with M
         self.scale = 1.0 / width if average else 1.0
         self._cache: dict | None = None
+        self._aug_cache: tuple | None = None
         self.net = nn.Sequential(
             nn.Linear(1, hyper), nn.Tanh(), nn.Linear(hyper, hyper), nn.Tanh(),
             nn.Linear(hyper, 3 * width * dim + width),
@@ -141,18 +142,23 @@ class HyperField(nn.Module):
         u = u * torch.sigmoid(g)
         return w, (u * self.scale if self.scale != 1.0 else u), p[..., 3 * m * d:]
 
-    def prepare(self, times, like: torch.Tensor) -> None:
+    def prepare(self, times, like: torch.Tensor, sign: float | None = None) -> None:
         """Evaluate the hypernetwork at all ``times`` in one batched call and keep the
         results (with their autograd graph) for the field evaluations of one solve; the
         parameters depend on t alone, so a fixed-step solve needs only its stage times.
+        With ``sign`` the matrices of :meth:`augmented` for that sign are kept as well.
         :meth:`release` drops them."""
         ts = sorted({round(float(t), 9) for t in times})
         tt = torch.tensor(ts, dtype=like.dtype, device=like.device).unsqueeze(-1)
         w, u, b = self._split(self.net(tt))
         self._cache = {t: (w[i], u[i], b[i]) for i, t in enumerate(ts)}
+        if sign is not None:
+            packed = zip(*self._augmented_matrices(w, u, b, sign), strict=True)
+            self._aug_cache = (sign, dict(zip(ts, packed, strict=True)))
 
     def release(self) -> None:
         self._cache = None
+        self._aug_cache = None
 
     def params_at(self, t: float, like: torch.Tensor):
         if self._cache is not None:
@@ -166,6 +172,35 @@ class HyperField(nn.Module):
         w, u, b = self.params_at(t, z)
         a = torch.tanh(z @ w.T + b)  # (B, M)
         return a @ u, (1 - a.square()) @ (u * w).sum(-1)
+
+    def _augmented_matrices(self, w, u, b, sign: float):
+        """For parameters (…, M, d), (…, M, d), (…, M): ``(wᵀ, b, k, U, V)`` with which
+        ``augmented`` is ``k + a U + a² V``, a = tanh(z wᵀ + b): U = [u | 0] and
+        V = [0 | −sign c], k = [0 | sign Σ c] (…, d + 1), c_m = u_m·w_m, because
+        tr ∂f/∂z = Σ_m c_m (1 − a_m²)."""
+        c = (u * w).sum(-1)  # (…, M)
+        zu = u.new_zeros(u.shape[:-1] + (1,))
+        zw = w.new_zeros(w.shape)
+        U = torch.cat([u, zu], -1)
+        V = torch.cat([zw, (-sign * c).unsqueeze(-1)], -1)
+        k = torch.cat([c.new_zeros(c.shape[:-1] + (w.shape[-1],)),
+                       (sign * c.sum(-1)).unsqueeze(-1)], -1)
+        # wᵀ with a zero row for the log-density entry ℓ, so that s wᵀ = z wᵀ
+        wT = torch.cat([w.transpose(-1, -2), zu.transpose(-1, -2)], -2)
+        return wT, b, k, U, V
+
+    def augmented(self, t, s, sign: float):
+        """d/dt of the augmented state s = (z, ℓ) (B, d + 1): (f(z, t), sign · tr ∂f/∂z),
+        in five tensor operations (the matrices of a prepared solve are precomputed)."""
+        aug = self._aug_cache
+        hit = None
+        if aug is not None and aug[0] == sign:
+            hit = aug[1].get(round(float(t), 9))
+        if hit is None:
+            hit = self._augmented_matrices(*self.params_at(t, s), sign)
+        wT, b, k, U, V = hit
+        a = torch.tanh(torch.addmm(b, s, wT))  # (B, M)
+        return torch.addmm(torch.addmm(k, a, U), a * a, V)
 
 
 class CNF(nn.Module):
@@ -194,9 +229,10 @@ class CNF(nn.Module):
         return std_normal_log_prob(z / s) - z.shape[-1] * math.log(s)
 
     def _augmented(self, sign: float):
+        field = self.field
+
         def f(t, s):
-            dz, tr = self.field(t, s[:, :-1])
-            return torch.cat([dz, (sign * tr).unsqueeze(-1)], -1)
+            return field.augmented(t, s, sign)
         return f
 
     def _solve(self, s0, t0, t1, sign, steps, method, trajectory=False):
@@ -204,7 +240,8 @@ class CNF(nn.Module):
         tab = getattr(METHODS.get(method), "tableau", None)
         if tab is not None:  # the stage times of a fixed-step Runge–Kutta solve
             h = (t1 - t0) / steps
-            self.field.prepare([t0 + h * (k + c) for k in range(steps) for c in tab.c], s0)
+            self.field.prepare([t0 + h * (k + c) for k in range(steps) for c in tab.c], s0,
+                               sign)
         try:
             return solve(self._augmented(sign), s0, t0, t1, steps, method,
                          trajectory=trajectory)
@@ -250,14 +287,19 @@ class PlanarFlow(nn.Module):
         return self.u + (m - wu) * self.w / self.w.square().sum(-1, keepdim=True)
 
     def transform(self, z):
-        """(f_K ∘ … ∘ f_1 (z), Σ log|det ∂f_k|)."""
+        """(f_K ∘ … ∘ f_1 (z), Σ log|det ∂f_k|). Each layer is two tensor operations on
+        the batch; the log-determinants, log|1 + (û_k·w_k)(1 − a_k²)|, are taken for all
+        layers at once after the loop."""
         u = self._u_hat()
-        logdet = z.new_zeros(len(z))
-        for k in range(len(self.b)):
-            a = torch.tanh(z @ self.w[k] + self.b[k])
-            logdet = logdet + torch.log((1 + (1 - a.square()) * (u[k] @ self.w[k])).abs()
-                                        + 1e-12)
-            z = z + a.unsqueeze(-1) * u[k]
+        c = (u * self.w).sum(-1, keepdim=True)  # (K, 1): û_k·w_k
+        acts = []
+        for w_k, b_k, u_k in zip(self.w.unbind(0), self.b.unbind(0), u.unbind(0),
+                                 strict=True):
+            a = torch.tanh(torch.addmv(b_k, z, w_k))  # (B,)
+            z = torch.addcmul(z, a.unsqueeze(-1), u_k)
+            acts.append(a)
+        a = torch.stack(acts)  # (K, B)
+        logdet = torch.log((1 + (1 - a.square()) * c).abs() + 1e-12).sum(0)
         return z, logdet
 
     def sample(self, n: int, gen: torch.Generator | None = None, z0=None):
