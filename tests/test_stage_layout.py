@@ -154,3 +154,39 @@ def test_stage_package_runs_and_judges(tmp_path, monkeypatch):
     assert len(Results.load("toy", "stage").frame("values")) == 3  # previous results kept
     for mod in [m for m in sys.modules if m.startswith("toystage")]:
         del sys.modules[mod]
+
+
+#: judges that rebuild trained networks from their saved weights, and so need torch
+JUDGES_WITH_TORCH = {"haber_ruthotto.architectures"}
+
+
+def test_judges_start_without_torch():
+    """A judge reads saved results only: its claims, figures and report section import no
+    torch (whose import costs about a second in every one of the pipeline's judges), except
+    those that rebuild networks. Run in a fresh interpreter."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    packages = sorted(f"{p.parent.parent.name}.{p.parent.name}"
+                      for p in (root / "reproductions").glob("*/*/claims.py"))
+    assert len(packages) >= 10
+    code = textwrap.dedent("""
+        import importlib, sys
+        current = [None]
+        class Watch:  # names the judge whose modules first import torch
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch":
+                    print(current[0])
+                    sys.exit(0)
+        sys.meta_path.insert(0, Watch())
+        import nnde.stage  # StageOutputs, which writes the section
+        for pkg in sys.argv[1:]:
+            current[0] = pkg
+            for mod in ("claims", "figures"):
+                importlib.import_module(f"reproductions.{pkg}.{mod}")
+    """)
+    light = [p for p in packages if p not in JUDGES_WITH_TORCH]
+    out = subprocess.run([sys.executable, "-c", code, *light], cwd=root, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == []

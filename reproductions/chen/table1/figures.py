@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nnde.plateau import Plateau
 from nnde.plotting import pyplot
 from nnde.results import Results
 from nnde.stage import StageOutputs
-from nnde.train import Plateau
 
 from . import NAMES, PAPER, STAGE
 from .summary import convergence, summarise

@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
+from nnde.plateau import Plateau
 from nnde.plotting import pyplot
 from nnde.results import Results
 from nnde.stage import StageOutputs
-from nnde.train import Plateau
 
 from . import STAGE
 from .summary import BASELINES, FLOOR_FRAC, MODELS, NAMES, PAPER_RMSE, convergence, summarise

@@ -7,9 +7,9 @@ import math
 
 import pandas as pd
 
+from nnde.plateau import Plateau
 from nnde.results import Results
 from nnde.stage import StageOutputs
-from nnde.train import Plateau
 
 from . import STAGE
 from .claims import GRAD_FACTOR

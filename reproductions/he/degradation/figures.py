@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnde.models.he import KINDS
+from nnde.models.names import HE_KINDS as KINDS
+from nnde.plateau import Plateau
 from nnde.plotting import pyplot
 from nnde.results import Results
 from nnde.stage import StageOutputs
-from nnde.train import Plateau
 
 from . import STAGE
 from .summary import convergence, final_table, model_name, response_summary, table6

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from nnde.claims import ClaimSet, Comparison, check, compare, convergence_note, fmt
-from nnde.models.ruthotto_haber import LABELS, VARIANTS
+from nnde.models.names import RH_LABELS as LABELS
+from nnde.models.names import RH_VARIANTS as VARIANTS
 from nnde.results import Results
 
 from .summary import PAPER_TABLE1, baselines, convergence, table

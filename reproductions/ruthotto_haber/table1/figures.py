@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnde.models.ruthotto_haber import LABELS, VARIANTS
+from nnde.models.names import RH_LABELS as LABELS
+from nnde.models.names import RH_VARIANTS as VARIANTS
+from nnde.plateau import Plateau
 from nnde.plotting import pyplot
 from nnde.results import Results
 from nnde.stage import StageOutputs
-from nnde.train import Plateau
 
 from . import STAGE
 from .summary import PAPER_TABLE1, baselines, convergence, table

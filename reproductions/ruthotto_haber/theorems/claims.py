@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from nnde.claims import ClaimSet, check, fmt
-from nnde.models.ruthotto_haber import LABELS
+from nnde.models.names import RH_LABELS as LABELS
 from nnde.results import Results
 
 claim = ClaimSet()

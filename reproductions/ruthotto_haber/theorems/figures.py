@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnde.models.ruthotto_haber import LABELS, VARIANTS
+from nnde.models.names import RH_LABELS as LABELS
+from nnde.models.names import RH_VARIANTS as VARIANTS
 from nnde.plotting import pyplot
 from nnde.results import Results
 from nnde.stage import StageOutputs

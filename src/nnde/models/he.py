@@ -52,6 +52,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nnde.models.names import HE_KINDS
 from nnde.spatial import check_dims, torch_layers
 
 __all__ = [
@@ -64,7 +65,7 @@ __all__ = [
     "depth_to_n",
 ]
 
-KINDS = ("plain", "residual")
+KINDS = HE_KINDS
 WIDTHS = (16, 32, 64)
 
 

@@ -52,19 +52,17 @@ from torch import nn
 
 from nnde.errors import DataFileError, ParamError, UnknownNameError
 from nnde.layers import HyperbolicCNN, ParabolicCNN, SecondOrderCNN
+from nnde.models.names import RH_LABELS, RH_VARIANTS
 from nnde.spatial import check_dims, torch_layers
 
 __all__ = ["LABELS", "VARIANTS", "PDECNN", "hand_count", "load_data", "load_trained",
            "weights_npz"]
 
 #: variant name → library block (integrator × symmetric conv field)
-VARIANTS = {
-    "parabolic": ParabolicCNN,
-    "hamiltonian": HyperbolicCNN,
-    "second_order": SecondOrderCNN,
-}
+VARIANTS = dict(zip(RH_VARIANTS, (ParabolicCNN, HyperbolicCNN, SecondOrderCNN),
+                    strict=True))
 #: variant name → its name in tables and figures
-LABELS = {"parabolic": "Parabolic", "hamiltonian": "Hamiltonian", "second_order": "Second-order"}
+LABELS = RH_LABELS
 
 
 def _check_widths(widths, variant):
