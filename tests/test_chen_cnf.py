@@ -172,3 +172,47 @@ def test_claims_name_failed_density_matching_runs():
                   records={"targets": res.record("targets")})
     note = claims.claim.by_id(res, "cnf_width_adds_capacity").note
     assert "Failed runs" in note and "cnf 32 on two_circles, seed 1 (final KL 18.7" in note
+
+
+def test_failed_runs_are_those_far_above_their_siblings():
+    def r(kind, size, seed, kl, task="kl", target="two_circles"):
+        return {"task": task, "target": target, "kind": kind, "size": size, "seed": seed,
+                "kl_q_p": kl}
+
+    results = [r("cnf", 32, 0, 0.8), r("cnf", 32, 1, 18.7), r("cnf", 32, 2, 0.9),
+               r("planar", 1, 0, 5.0), r("planar", 1, 1, 5.5), r("planar", 1, 2, 6.0),
+               r("cnf", 1, 0, 2.0, target="two_moons"),  # no siblings: never failed
+               r("cnf", 64, 0, 50.0, task="ml")]
+    assert experiment.failed_runs(results, 3.0) == [1]
+    assert experiment.failed_runs(results, 30.0) == []
+
+
+def test_a_failed_run_trains_on_from_where_it_stopped():
+    """A continued run starts from the saved weights (its first reading is the stopped
+    run's last loss, not the initial model's), counts iterations on, and keeps the first
+    part's history."""
+    cfg = replace(experiment.read_config(params("cnf", "tiny")), max_iterations=4,
+                  eval_every=2, picture_samples=50, grid=8, test_batch=32, eval_batch=32)
+    first = experiment.train_job("kl", "two_circles", "cnf", 2, 0, cfg)
+    assert first["iterations"] == 4 and "state" in first
+    longer = replace(cfg, max_iterations=8)
+    more = experiment.train_job("kl", "two_circles", "cnf", 2, 0, longer, first)
+    assert more["iterations"] == 8
+    assert [h["iteration"] for h in more["history"]] == [2, 4, 6, 8]
+    assert more["history"][:2] == first["history"]
+    assert more["initial_loss"] == first["initial_loss"]
+
+
+def test_claims_name_runs_that_trained_on():
+    res = _cnf(*GOOD_DM, ML_OK)
+    runs = res.frame("runs").assign(retried=False)
+    runs["first_final_loss"] = runs.final_loss
+    bad = (runs.task == "kl") & (runs.kind == "cnf") & (runs["size"] == 32) \
+        & (runs.target == "two_circles") & (runs.seed == 1)
+    runs.loc[bad, ["retried", "first_final_loss"]] = [True, 18.7]
+    res = Results(frames={"runs": runs, "history": res.frame("history")},
+                  records={"targets": res.record("targets"), "config": {"fail_ratio": 3.0}})
+    note = claims.claim.by_id(res, "cnf_width_adds_capacity").note
+    assert "Trained on after failing at first" in note
+    assert "cnf 32 on two_circles, seed 1 (final KL 18.7 →" in note
+    assert "Failed runs" not in note

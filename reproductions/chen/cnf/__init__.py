@@ -19,6 +19,9 @@ log-densities, and KL(p || q) = NLL(test) − H(p) with H(p) estimated from 20,0
 
 Training: Adam until the validation loss (KL on a fixed batch of base noise, or the
 held-out NLL) plateaus (``nnde.train.Plateau``, read every ``eval_every`` iterations).
+A density-matching run that ends far above the other seeds of its flow, size and target
+(``fail_ratio``) failed: it trains on from where it stopped, with a longer cap and more
+patience, as Table 2's failed runs do; the claims name it, and any run still failed.
 
 Modules: ``experiment`` (config, the runs), ``training`` (one flow's training and
 evaluation), ``summary`` (constants, the summary table, the convergence rows),

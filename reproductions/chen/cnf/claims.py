@@ -55,31 +55,53 @@ def density_matching(res: Results) -> DensityMatching:
 
 #: a density-matching run whose final KL(q‖p) exceeds this multiple of the median of
 #: its siblings' (the other seeds of the same model, size and target) is a failed run
+#: (the experiment's ``fail_ratio``; this default reads results saved without it)
 FAIL_RATIO = 3.0
 
 
+def fail_ratio(res: Results) -> float:
+    cfg = res.record("config") if res.has("config") else {}
+    return float(cfg.get("fail_ratio", FAIL_RATIO))
+
+
 def failed_runs(res: Results) -> list[str]:
-    """The density-matching runs far above their siblings, in words (they count in the
-    means; the claims name them)."""
+    """The density-matching runs far above their siblings after any continued training,
+    in words (they count in the means; the claims name them)."""
     kl = res.frame("runs")
     kl = kl[kl.task == "kl"]
+    ratio = fail_ratio(res)
     out = []
     for (tg, m, kind), g in kl.groupby(["target", "size", "kind"]):
         for r in g.itertuples():
             others = g[g.seed != r.seed].final_loss
-            if len(others) and r.final_loss > FAIL_RATIO * float(others.median()):
+            if len(others) and r.final_loss > ratio * float(others.median()):
                 out.append(f"{kind} {m} on {tg}, seed {r.seed} (final KL "
                            f"{fmt(r.final_loss, 3)} against a median of "
                            f"{fmt(float(others.median()), 3)} for the other seeds)")
     return out
 
 
+def retried_runs(res: Results) -> list[str]:
+    """The runs that failed at first and trained on, in words."""
+    kl = res.frame("runs")
+    if "retried" not in kl:
+        return []
+    kl = kl[(kl.task == "kl") & kl.retried.astype(bool)]
+    return [f"{r.kind} {r.size} on {r.target}, seed {r.seed} (final KL "
+            f"{fmt(r.first_final_loss, 3)} → {fmt(r.final_loss, 3)})"
+            for r in kl.itertuples()]
+
+
 def note(res: Results, extra: str = "") -> str:
     conv = conv_note(res)
-    bad = failed_runs(res)
-    failed = ("Failed runs (final KL(q‖p) > " f"{FAIL_RATIO:g} × the median of the other "
+    bad, again = failed_runs(res), retried_runs(res)
+    ratio = fail_ratio(res)
+    retried = ("Trained on after failing at first (final KL(q‖p) > " f"{ratio:g} × the "
+               "median of the other seeds'): " + "; ".join(again) + "." if again else "")
+    failed = ("Failed runs (final KL(q‖p) > " f"{ratio:g} × the median of the other "
               "seeds'; they count in the means): " + "; ".join(bad) + "." if bad else "")
-    return " ".join(p for p in (extra, "KL in nats, mean over seeds.", failed, conv) if p)
+    return " ".join(p for p in (extra, "KL in nats, mean over seeds.", retried, failed, conv)
+                    if p)
 
 
 def _pair_text(tg: str, label: str, c: Comparison) -> str:

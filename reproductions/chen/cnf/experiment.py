@@ -5,7 +5,7 @@ of its validation loss, for each seed."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,12 @@ class Config:
     grid: int
     threads: int | str
     workers: int
+    #: a density-matching run whose final KL(q‖p) is above ``fail_ratio`` × the median
+    #: of its siblings' (the other seeds of the same flow, size and target) failed: it
+    #: trains on to ``retry_iterations`` (counted from its start) with ``retry_patience``
+    fail_ratio: float
+    retry_iterations: int
+    retry_patience: int
 
 
 def read_ml(p: Mapping, sec: str) -> MLConfig:
@@ -119,7 +125,14 @@ def read_config(p: Mapping) -> Config:
         grid=get_number(p, "grid", sec, kind=int, gt=1),
         threads=get_threads(p, "threads", sec),
         workers=get_number(p, "workers", sec, kind=int, gt=0),
+        fail_ratio=get_number(p, "fail_ratio", sec, gt=1),
+        retry_iterations=get_number(p, "retry_iterations", sec, kind=int, gt=0),
+        retry_patience=get_number(p, "retry_patience", sec, kind=int, gt=0),
     )
+    if cfg.retry_iterations <= cfg.max_iterations:
+        raise ParamError(f"{sec}.retry_iterations", f"is {cfg.retry_iterations}",
+                         f"more than max_iterations ({cfg.max_iterations}): a failed run "
+                         "trains on beyond the first cap")
     if len(cfg.sizes) < 2:
         raise ParamError(f"{sec}.sizes", f"is {list(cfg.sizes)}",
                          "at least two sizes (the claims compare the smallest and largest)")
@@ -129,6 +142,26 @@ def read_config(p: Mapping) -> Config:
 def run_key(task: str, target: str, kind: str, size: int, seed: int) -> str:
     """The name of one run's pictures in ``pictures.npz`` (a prefix of ``_<what>``)."""
     return f"{task}_{target}_{kind}{size}_seed{seed}"
+
+
+def jobs_of(r: dict) -> tuple:
+    """The (task, target, kind, size, seed) of a run's result."""
+    return r["task"], r["target"], r["kind"], r["size"], r["seed"]
+
+
+def failed_runs(results: list[dict], ratio: float) -> list[int]:
+    """Indices of the failed density-matching runs: final KL(q‖p) above ``ratio`` × the
+    median of the other seeds' of the same flow, size and target (a run far above its
+    siblings has not converged, whatever its plateau criterion said)."""
+    out = []
+    for i, r in enumerate(results):
+        if r["task"] != "kl":
+            continue
+        others = [q["kl_q_p"] for j, q in enumerate(results) if j != i
+                  and jobs_of(q)[:4] == jobs_of(r)[:4]]
+        if others and r["kl_q_p"] > ratio * float(np.median(others)):
+            out.append(i)
+    return out
 
 
 def run(config: Config, out: ResultsWriter) -> None:
@@ -143,13 +176,26 @@ def run(config: Config, out: ResultsWriter) -> None:
     # costliest first: maximum likelihood, then the CNFs, the widest first
     jobs.sort(key=lambda j: (j[0] != "ml", j[2] != "cnf", -j[3]))
     results = map_jobs(train_job, jobs, config.workers, config.threads)
+    # A failed density-matching run (far above its siblings) trains on from where it
+    # stopped, with the learning rate restored, a longer cap and more patience (as Table
+    # 2's); whatever it reaches then, its status stays on record.
+    first = {i: results[i]["kl_q_p"] for i in failed_runs(results, config.fail_ratio)}
+    if first:
+        longer = replace(config, max_iterations=config.retry_iterations,
+                         plateau=replace(config.plateau, patience=config.retry_patience))
+        redo = map_jobs(train_job, [(*jobs_of(results[i]), longer, results[i])
+                                    for i in first], config.workers, config.threads)
+        for i, r in zip(first, redo, strict=True):
+            results[i] = r | {"cpu_seconds": r["cpu_seconds"] + results[i]["cpu_seconds"],
+                              "seconds": r["seconds"] + results[i]["seconds"]}
+    still = set(failed_runs(results, config.fail_ratio))
     # H(p) and the best Gaussian, Monte Carlo over samples drawn from the first seed
     mc = config.seeds[0]
     ent = {tg: make_target(tg, config.noise).entropy(seed=mc) for tg in config.targets}
     gauss = {tg: gaussian_kl(make_target(tg, config.noise), seed=mc)
              for tg in config.targets}
     rows = []
-    for r in results:
+    for i, r in enumerate(results):
         row = {k: r[k] for k in ("task", "target", "kind", "size", "seed", "params",
                                  "initial_loss", "iterations", "converged", "stop_reason",
                                  "seconds", "cpu_seconds")}
@@ -160,6 +206,9 @@ def run(config: Config, out: ResultsWriter) -> None:
         row["kl_p_q_fine"] = r.get("kl_p_q_fine", np.nan)
         row["kl_p_q_fine_se"] = r.get("kl_p_q_fine_se", np.nan)
         row["final_loss"] = r["kl_q_p"] if r["task"] == "kl" else r["nll"]
+        row["retried"] = i in first
+        row["first_final_loss"] = first.get(i, row["final_loss"])
+        row["failed"] = i in still
         rows.append(row)
     out.json("config", asdict(config))
     out.json("targets", {tg: {"entropy": ent[tg], "gaussian_kl": gauss[tg]}

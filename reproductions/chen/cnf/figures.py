@@ -8,10 +8,10 @@ import math
 import pandas as pd
 
 from nnde.claims import fmt
+from nnde.plateau import Plateau
 from nnde.plotting import pyplot
 from nnde.results import Results
 from nnde.stage import StageOutputs
-from nnde.train import Plateau
 
 from . import STAGE
 from .summary import convergence, summarise
@@ -115,7 +115,12 @@ def write(res: Results, out: StageOutputs) -> None:
         f"exact trace; K = M ∈ {cfg['sizes']}, minimising KL(q‖p) on batches of "
         f"{cfg['batch']} base samples, Adam (lr {cfg['lr']:g}), {crit} (read every "
         f"{cfg['eval_every']} iterations, cap {cfg['max_iterations']}); seeds "
-        f"{cfg['seeds']}. Maximum likelihood (Figs. 5–6), with the settings of the "
+        f"{cfg['seeds']}"
+        + (f"; a run whose final KL is above {cfg['fail_ratio']:g}× the median of its "
+           f"siblings' (the other seeds) failed and trains on from where it stopped, the "
+           f"learning rate restored, to {cfg['retry_iterations']} iterations with patience "
+           f"{cfg['retry_patience']}" if "fail_ratio" in cfg else "")
+        + f". Maximum likelihood (Figs. 5–6), with the settings of the "
         f"authors' example (torchdiffeq examples/cnf.py, 2018): CNF with M = {ml['size']} "
         f"averaged units, t ∈ [0, {ml['t1']:g}], base N(0, {ml['base_var']:g} I), "
         f"{ml['batch']} fresh target samples per iteration, Adam (lr {ml['lr']:g}) for "

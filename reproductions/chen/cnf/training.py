@@ -32,19 +32,39 @@ def kl_loss(model, target, z0):
     return (log_q - target.log_prob(x)).mean()
 
 
-def train_job(task: str, target_name: str, kind: str, size: int, seed: int, cfg) -> dict:
-    """Train one flow (task ``kl``: density matching; ``ml``: maximum likelihood)."""
+def train_job(task: str, target_name: str, kind: str, size: int, seed: int, cfg,
+              resume: dict | None = None) -> dict:
+    """Train one flow (task ``kl``: density matching; ``ml``: maximum likelihood).
+
+    ``resume`` (a previous density-matching result of this function: its ``state``,
+    ``iterations``, ``history`` and ``initial_loss``) continues that run: its weights and
+    Adam's moments, the learning rate set back to ``cfg.lr`` (a warm restart: the failed
+    run had lowered it at its plateau), batches from a fresh stream of the same seed,
+    iterations counted on from where it stopped, up to ``cfg.max_iterations`` in all."""
     with Timer() as timer:
-        res = _train_and_score(task, target_name, kind, size, seed, cfg)
+        res = _train_and_score(task, target_name, kind, size, seed, cfg, resume)
     return res | {"seconds": timer.wall, "cpu_seconds": timer.cpu}
 
 
+#: the batch stream of a continued run: the model seed moved by this much
+RESUME_STREAM = 7_919
+
+
 def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: int,
-                     cfg) -> dict:
-    gen = seed_everything(seed)
+                     cfg, resume: dict | None = None) -> dict:
+    if resume is not None and task != "kl":
+        raise ValueError("only density-matching runs are continued")
+    gen = seed_everything(seed if resume is None else seed + RESUME_STREAM)
     target = make_target(target_name, cfg.noise)
     model = build(kind, size, cfg, seed, task)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr if task == "kl" else cfg.ml.lr)
+    done = 0
+    if resume is not None:
+        model.load_state_dict(resume["state"]["model"])
+        opt.load_state_dict(resume["state"]["opt"])
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr
+        done = int(resume["iterations"])
     vgen = torch.Generator().manual_seed(10_000 + seed)
     if task == "kl":
         z_val = torch.randn(cfg.eval_batch, 2, generator=vgen)
@@ -65,10 +85,11 @@ def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: in
 
         def step_loss(_it: int) -> torch.Tensor:
             return -model.log_prob(target.sample(cfg.ml.batch, gen)).mean()
-    initial = val_loss()
+    initial = val_loss() if resume is None else resume["initial_loss"]
     if task == "kl":
         hist = train_iterations(model, opt, step_loss, val_loss,
-                                max_iterations=cfg.max_iterations, read_every=cfg.eval_every,
+                                max_iterations=max(cfg.max_iterations - done, cfg.eval_every),
+                                read_every=cfg.eval_every,
                                 plateau=cfg.plateau, monitor="val_loss",
                                 stage=f"{PAPER}.{STAGE}",
                                 model_name=f"{kind} (size {size}) on {target_name}, task kl")
@@ -78,12 +99,16 @@ def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: in
                                 max_iterations=cfg.ml.iterations, read_every=cfg.eval_every,
                                 monitor="val_loss", stage=f"{PAPER}.{STAGE}",
                                 model_name=f"{kind} (size {size}) on {target_name}, task ml")
+    records = [r | {"iteration": r["iteration"] + done} for r in hist.records]
     res = {"task": task, "target": target_name, "kind": kind, "size": size, "seed": seed,
            "params": sum(p.numel() for p in model.parameters()), "initial_loss": initial,
-           "iterations": hist.iterations,
+           "iterations": hist.iterations + done,
            "converged": hist.converged if task == "kl" else True,
            "stop_reason": hist.stop_reason if task == "kl" else "fixed iterations",
-           "history": hist.records}
+           "history": (resume["history"] if resume is not None else []) + records}
+    if task == "kl":  # what a continued run starts from
+        res["state"] = {"model": {k: v.clone() for k, v in model.state_dict().items()},
+                        "opt": opt.state_dict()}
     tgen = torch.Generator().manual_seed(20_000 + seed)
     with torch.no_grad():
         z = torch.randn(cfg.test_batch, 2, generator=tgen)
