@@ -24,7 +24,7 @@ Profiles:
   test signals of length 40) with the same nets in 1-D (Conv1d, 3-tap kernels, maps
   40/20/10, 8/16/32 filters), the paper's optimiser, batch and schedule (SGD momentum
   0.9, weight decay 1e-4, batch 128, lr 0.1 ÷10 at 1/2 and 3/4 of the run — the paper's
-  32k and 48k of 64k iterations — scaled to 18 epochs), and the 1-D analogue of the
+  32k and 48k of 64k iterations — scaled to 36 epochs), and the 1-D analogue of the
   paper's augmentation (§4.2): each training signal shifted by a random −3…3 samples
   with zero padding (pad-and-crop). No flip: a mirrored photograph is the same object,
   but a reversed MNIST-1D signal is not its digit's template read backwards, so flipping
