@@ -35,6 +35,26 @@ def seed_everything(seed: int) -> torch.Generator:
     return g
 
 
+#: the data stream of a continued run: its seed moved by this much (a fresh stream)
+RESUME_STREAM = 7_919
+
+
+def warm_restart(model: nn.Module, opt: torch.optim.Optimizer, resume: dict | None,
+                 lr: float) -> int:
+    """Continue a stopped run, if ``resume`` is given (a run's result holding ``state`` =
+    {"model", "opt"} state dicts and its ``iterations``): load its weights and the
+    optimiser's moments and set the learning rate back to ``lr`` (a warm restart: a run
+    that stopped at a plateau had lowered it). Returns the iterations already done (0
+    for a new run). Seed the continued run's data from ``seed + RESUME_STREAM``."""
+    if resume is None:
+        return 0
+    model.load_state_dict(resume["state"]["model"])
+    opt.load_state_dict(resume["state"]["opt"])
+    for g in opt.param_groups:
+        g["lr"] = lr
+    return int(resume["iterations"])
+
+
 def available_cores() -> int:
     """The CPU cores this process may run on (its affinity mask where the OS has one),
     at most ``NNDE_MAX_THREADS`` when that is set (a shared machine, or processes run

@@ -8,7 +8,7 @@ import torch
 
 from nnde.models.flows import CNF, PlanarFlow, make_target, square_grid
 from nnde.results import Timer
-from nnde.train import seed_everything, train_iterations
+from nnde.train import RESUME_STREAM, seed_everything, train_iterations, warm_restart
 
 from . import PAPER, STAGE
 
@@ -46,10 +46,6 @@ def train_job(task: str, target_name: str, kind: str, size: int, seed: int, cfg,
     return res | {"seconds": timer.wall, "cpu_seconds": timer.cpu}
 
 
-#: the batch stream of a continued run: the model seed moved by this much
-RESUME_STREAM = 7_919
-
-
 def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: int,
                      cfg, resume: dict | None = None) -> dict:
     if resume is not None and task != "kl":
@@ -57,14 +53,9 @@ def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: in
     gen = seed_everything(seed if resume is None else seed + RESUME_STREAM)
     target = make_target(target_name, cfg.noise)
     model = build(kind, size, cfg, seed, task)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr if task == "kl" else cfg.ml.lr)
-    done = 0
-    if resume is not None:
-        model.load_state_dict(resume["state"]["model"])
-        opt.load_state_dict(resume["state"]["opt"])
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr
-        done = int(resume["iterations"])
+    lr = cfg.lr if task == "kl" else cfg.ml.lr
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    done = warm_restart(model, opt, resume, lr)
     vgen = torch.Generator().manual_seed(10_000 + seed)
     if task == "kl":
         z_val = torch.randn(cfg.eval_batch, 2, generator=vgen)

@@ -8,7 +8,7 @@ import torch
 
 from nnde.models.chen import LatentODE, RNNBaseline, sample_observations
 from nnde.results import Timer
-from nnde.train import seed_everything, train_iterations
+from nnde.train import RESUME_STREAM, seed_everything, train_iterations, warm_restart
 
 from . import PAPER, STAGE
 
@@ -71,22 +71,12 @@ def train_job(kind: str, group: tuple, seed: int, cfg, data: dict,
     return res | {"seconds": timer.wall, "cpu_seconds": timer.cpu}
 
 
-#: the batch stream of a continued run: the model seed moved by this much
-RESUME_STREAM = 7_919
-
-
 def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
                      resume: dict | None = None) -> dict:
     gen = seed_everything(seed if resume is None else seed + RESUME_STREAM)
     model = build(kind, cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    done = 0
-    if resume is not None:
-        model.load_state_dict(resume["state"]["model"])
-        opt.load_state_dict(resume["state"]["opt"])
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr
-        done = int(resume["iterations"])
+    done = warm_restart(model, opt, resume, cfg.lr)
     t, x_tr = data["t"], data["x_train"]
     var, npts, group = cfg.obs_std ** 2, cfg.n_points, list(group)
     out, nw = data["out"], data["n_window"]
