@@ -130,7 +130,8 @@ def test_claims_note_runs_that_did_not_converge():
 
 
 @pytest.mark.parametrize("key,value", [("sizes", [4]), ("targets", ["spiral"]),
-                                       ("plateau", None), ("ml", None)])
+                                       ("plateau", None), ("ml", None),
+                                       ("retry_iterations", 2000)])
 def test_bad_params_name_the_key(key, value):
     p = params("cnf")
     experiment.read_config(p)  # the shipped small profile is valid

@@ -174,7 +174,7 @@ def test_failed_run_is_detected_retrained_and_reported():
 
 # --------------------------------------------------------------------------- params
 @pytest.mark.parametrize("key,value", [("observed", [30, 500]), ("joint", "yes"),
-                                       ("spirals", 4)])
+                                       ("spirals", 4), ("retry_iterations", 2000)])
 def test_bad_params_name_the_key(key, value):
     p = params("table2")
     experiment.read_config(p)  # the shipped small profile is valid

@@ -53,7 +53,7 @@ class Config:
     #: seeds' (same kind) is a failed run; it is trained again with ``retry_iterations``
     #: as the cap and ``retry_patience`` readings of patience
     fail_ratio: float = 3.0
-    retry_iterations: int = 4000
+    retry_iterations: int = 8000
     retry_patience: int = 6
 
 
@@ -91,6 +91,10 @@ def read_config(p: Mapping) -> Config:
         retry_iterations=get_number(p, "retry_iterations", sec, kind=int, gt=0),
         retry_patience=get_number(p, "retry_patience", sec, kind=int, gt=0),
     )
+    if cfg.retry_iterations <= cfg.max_iterations:
+        raise ParamError(f"{sec}.retry_iterations", f"is {cfg.retry_iterations}",
+                         f"more than max_iterations ({cfg.max_iterations}): a failed run "
+                         "trains on beyond the first cap")
     too_many = [n for n in cfg.observed if n > cfg.n_points]
     if too_many:
         raise ParamError(f"{sec}.observed", f"has {too_many[0]} > n_points = {cfg.n_points}",
