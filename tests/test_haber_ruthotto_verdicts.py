@@ -356,3 +356,20 @@ def test_floor_baseline_is_at_least_one_over_classes():
     df = _arch_table()
     df.loc[df.dataset == "peaks", "majority_val"] = 0.1  # below 1/5: clipped up
     assert np.allclose(majority_baseline(df)[df.dataset == "peaks"], 0.2)
+
+
+def test_claims_on_trained_cells_name_a_cell_that_stopped_at_its_cap():
+    """A cell whose training stopped at the step cap (not at the plateau criterion) is
+    named in the notes of the claims that rest on its architecture, and only there."""
+    df = _arch_table().assign(steps_run=300, converged=True, stop_reason="plateau",
+                              final_objective=0.5)
+    assert "Not converged" not in arch.claim.by_id(
+        _res(df), "stable_archs_M_bounded_in_depth").note
+    cap = (df.arch == "hamiltonian") & (df.depth == df.depth.min())
+    df.loc[cap, ["steps_run", "converged", "stop_reason"]] = [800, False, "cap"]
+    res = _res(df)
+    n = int(df.depth.min())
+    for cid in ("stable_archs_M_bounded_in_depth", "stable_archs_gradients_bounded",
+                "stable_archs_comparable_accuracy"):
+        assert f"Not converged: hamiltonian N={n}" in arch.claim.by_id(res, cid).note, cid
+    assert "Not converged" not in arch.claim.by_id(res, "resnet_gradients_unbounded").note

@@ -5,15 +5,20 @@ propagation); each is shown able to fail in tests/test_haber_ruthotto_verdicts.p
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
-from nnde.claims import ClaimSet, Comparison, check, compare, fmt
+from nnde.claims import ClaimSet, Comparison, check, compare, convergence_note, fmt
 
+from .model import STABLE
 from .stability import EIG_TOL, OFF_AXIS
 from .summary import (
+    CONV_LOSS,
+    convergence_rows,
     grad_ratios,
     majority_baseline,
     seed_means,
@@ -37,6 +42,24 @@ BAND = 2.0
 ACC_TOL = 0.05
 
 claim = ClaimSet()
+
+
+def trained(archs=None):
+    """The claim rests on the trained cells of ``archs`` (default all): its note names any
+    of them that stopped at the step cap instead of meeting the plateau criterion."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def judged(res):
+            got = fn(res)
+            if got is None:
+                return None
+            note = convergence_note(convergence_rows(table(res, "cells"), archs),
+                                    unit="step", loss=CONV_LOSS)
+            if not note:
+                return got
+            return dataclasses.replace(got, note=" ".join(p for p in (got.note, note) if p))
+        return judged
+    return wrap
 
 
 @claim
@@ -139,6 +162,7 @@ def _status(c: Comparison, ok: bool, bad_beyond: bool) -> str:
 
 
 @claim
+@trained(STABLE)
 def stable_archs_M_bounded_in_depth(res):
     """§3: Re λ(K(t)) ≈ 0 (with a step inside the integrator's region) makes the forward
     propagation stable, M bounded independently of the number of layers at fixed T
@@ -288,6 +312,7 @@ def _growth_text(df, arch, lo, hi) -> str:
 
 
 @claim
+@trained(STABLE)
 def stable_archs_gradients_bounded(res):
     """§3: a stable forward propagation makes a well-posed learning problem, without
     exploding or vanishing gradients as the network deepens: the paper's argument is
@@ -337,6 +362,7 @@ def _ratio_text(gr, a: str, n: int) -> str:
 
 
 @claim
+@trained(("resnet",))
 def resnet_gradients_unbounded(res):
     """§3: an unstable or lossy forward propagation makes the plain ResNet's gradients
     explode or vanish as it deepens: the ratio ‖∇θ_first‖ / ‖∇θ_last‖ changes by more
@@ -396,6 +422,7 @@ def _acc_status(c: Comparison) -> str:
 
 
 @claim
+@trained()
 def stable_archs_comparable_accuracy(res):
     """The paper's numerical experiments: the stable architectures reach validation
     accuracy comparable to the plain ResNet — per depth, no worse than the ResNet's by

@@ -22,7 +22,7 @@ from .plots import (
     trajectory_figure,
 )
 from .stability import OFF_AXIS
-from .summary import breakdown, grad_ratios, summary, table
+from .summary import CONV_LOSS, breakdown, convergence_rows, grad_ratios, summary, table
 
 
 def kept_cells(res: Results) -> dict:
@@ -43,21 +43,11 @@ def _criterion(cfg: dict) -> str:
 
 
 def _convergence(out: StageOutputs, cfg: dict, df) -> None:
-    """One row per (architecture, depth) cell: its members train together on one
-    objective, so the plateau criterion is the cell's."""
-    if "steps_run" not in df:
+    """One row per (architecture, depth) cell (:func:`summary.convergence_rows`)."""
+    rows = convergence_rows(df)
+    if not rows:
         return
-    rows = []
-    for (a, n), t in df.groupby(["arch", "depth"], sort=False):
-        conv = t.converged.iloc[0]
-        rows.append({"model": f"{a} N={n} ({len(t)} members)",
-                     "final_train_loss": float(t.final_objective.iloc[0]),
-                     "final_train_error": float(1 - t.train_acc.mean()),
-                     "epochs_run": int(t.steps_run.iloc[0]),
-                     "converged": None if conv is None or conv != conv else bool(conv),
-                     "stop_reason": str(t.stop_reason.iloc[0])})
-    out.convergence(rows, _criterion(cfg), unit="steps",
-                    loss="final training objective (Σ over members)")
+    out.convergence(rows, _criterion(cfg), unit="steps", loss=CONV_LOSS)
 
 
 def _text(cfg: dict, wall: float) -> str:

@@ -46,6 +46,30 @@ class Sweep:
         return list(zip(t.depth, t[col], strict=True))
 
 
+#: what the convergence table's loss column holds
+CONV_LOSS = "final training objective (Σ over members)"
+
+
+def convergence_rows(df: pd.DataFrame, archs=None) -> list[dict]:
+    """One convergence row per (architecture, depth) cell of ``df`` (of ``archs``, default
+    all): its members train together on one objective, so the plateau criterion is the
+    cell's. Empty for results without the training record."""
+    if df is None or "steps_run" not in df:
+        return []
+    rows = []
+    for (a, n), t in df.groupby(["arch", "depth"], sort=False):
+        if archs is not None and a not in archs:
+            continue
+        conv = t.converged.iloc[0]
+        rows.append({"model": f"{a} N={n} ({len(t)} members)",
+                     "final_train_loss": float(t.final_objective.iloc[0]),
+                     "final_train_error": float(1 - t.train_acc.mean()),
+                     "epochs_run": int(t.steps_run.iloc[0]),
+                     "converged": None if conv is None or conv != conv else bool(conv),
+                     "stop_reason": str(t.stop_reason.iloc[0])})
+    return rows
+
+
 def sweep(res: Results) -> Sweep:
     full = table(res, "cells")
     archs = set(full.arch)
