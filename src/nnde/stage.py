@@ -140,6 +140,20 @@ def get_choice(p: Mapping, key: str, allowed: Iterable[str], section: str = "") 
     return v
 
 
+def get_retry(p: Mapping, section: str, cap: int) -> dict:
+    """A stage's failed-run keys: ``fail_ratio`` (a run whose loss is above this multiple
+    of its siblings' median failed), ``retry_iterations`` (it trains on up to this many
+    iterations in all, more than the first ``cap``) and ``retry_patience``."""
+    out = {"fail_ratio": get_number(p, "fail_ratio", section, gt=1),
+           "retry_iterations": get_number(p, "retry_iterations", section, kind=int, gt=0),
+           "retry_patience": get_number(p, "retry_patience", section, kind=int, gt=0)}
+    if out["retry_iterations"] <= cap:
+        raise ParamError(f"{section}.retry_iterations", f"is {out['retry_iterations']}",
+                         f"more than max_iterations ({cap}): a failed run trains on beyond "
+                         "the first cap")
+    return out
+
+
 def get_number(
     p: Mapping,
     key: str,

@@ -19,6 +19,7 @@ from nnde.stage import (
     get_choice,
     get_list,
     get_number,
+    get_retry,
     get_seeds,
     get_threads,
     one_of,
@@ -125,14 +126,8 @@ def read_config(p: Mapping) -> Config:
         grid=get_number(p, "grid", sec, kind=int, gt=1),
         threads=get_threads(p, "threads", sec),
         workers=get_number(p, "workers", sec, kind=int, gt=0),
-        fail_ratio=get_number(p, "fail_ratio", sec, gt=1),
-        retry_iterations=get_number(p, "retry_iterations", sec, kind=int, gt=0),
-        retry_patience=get_number(p, "retry_patience", sec, kind=int, gt=0),
+        **get_retry(p, sec, get_number(p, "max_iterations", sec, kind=int, gt=0)),
     )
-    if cfg.retry_iterations <= cfg.max_iterations:
-        raise ParamError(f"{sec}.retry_iterations", f"is {cfg.retry_iterations}",
-                         f"more than max_iterations ({cfg.max_iterations}): a failed run "
-                         "trains on beyond the first cap")
     if len(cfg.sizes) < 2:
         raise ParamError(f"{sec}.sizes", f"is {list(cfg.sizes)}",
                          "at least two sizes (the claims compare the smallest and largest)")

@@ -15,7 +15,15 @@ from nnde.integrators import names_of_kind
 from nnde.models.chen import CELLS, make_spirals
 from nnde.parallel import map_jobs
 from nnde.results import ResultsWriter
-from nnde.stage import get_choice, get_list, get_number, get_seeds, get_threads, positive_int
+from nnde.stage import (
+    get_choice,
+    get_list,
+    get_number,
+    get_retry,
+    get_seeds,
+    get_threads,
+    positive_int,
+)
 from nnde.train import Plateau
 
 from . import PAPER, STAGE
@@ -87,14 +95,8 @@ def read_config(p: Mapping) -> Config:
         seeds=tuple(get_seeds(p, "seeds", sec)),
         threads=get_threads(p, "threads", sec),
         workers=get_number(p, "workers", sec, kind=int, gt=0),
-        fail_ratio=get_number(p, "fail_ratio", sec, gt=1),
-        retry_iterations=get_number(p, "retry_iterations", sec, kind=int, gt=0),
-        retry_patience=get_number(p, "retry_patience", sec, kind=int, gt=0),
+        **get_retry(p, sec, get_number(p, "max_iterations", sec, kind=int, gt=0)),
     )
-    if cfg.retry_iterations <= cfg.max_iterations:
-        raise ParamError(f"{sec}.retry_iterations", f"is {cfg.retry_iterations}",
-                         f"more than max_iterations ({cfg.max_iterations}): a failed run "
-                         "trains on beyond the first cap")
     too_many = [n for n in cfg.observed if n > cfg.n_points]
     if too_many:
         raise ParamError(f"{sec}.observed", f"has {too_many[0]} > n_points = {cfg.n_points}",
