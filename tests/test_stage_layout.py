@@ -181,6 +181,8 @@ def test_judges_start_without_torch():
                     sys.exit(0)
         sys.meta_path.insert(0, Watch())
         import nnde.stage  # StageOutputs, which writes the section
+        import nnde.distributed
+        nnde.distributed.is_main()  # the rank check of StageOutputs on leaving
         for pkg in sys.argv[1:]:
             current[0] = pkg
             for mod in ("claims", "figures"):

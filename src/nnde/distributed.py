@@ -11,12 +11,14 @@ logs (see :func:`is_main`).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-
-import torch
-import torch.distributed as dist
+from typing import TYPE_CHECKING
 
 from .errors import ParamError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,22 @@ def _env_int(name: str, default: int) -> int:
         raise ParamError(name, f"is {raw!r} in the environment", "an integer") from None
 
 
+def _group():
+    """``torch.distributed`` while a process group is up, else None. A process that has
+    not imported torch (a stage's judge) has no group, and this does not import it."""
+    if "torch" not in sys.modules:
+        return None
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
 def info() -> DistInfo:
     """Rank and world size: from the process group if initialised, else from torchrun's
     environment variables, else single-process."""
-    if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), _env_int("LOCAL_RANK", 0))
+    g = _group()
+    if g is not None:
+        return DistInfo(g.get_rank(), g.get_world_size(), _env_int("LOCAL_RANK", 0))
     return DistInfo(_env_int("RANK", 0), _env_int("WORLD_SIZE", 1), _env_int("LOCAL_RANK", 0))
 
 
@@ -60,11 +73,14 @@ def is_main() -> bool:
 def init(device: str = "auto") -> DistInfo:
     """Join the process group if launched by torchrun (idempotent); return the ranks."""
     d = info()
-    if not d.enabled or dist.is_initialized():
+    if not d.enabled or _group() is not None:
         return d
     if d.world_size < 1 or not 0 <= d.rank < d.world_size:
         raise ParamError("RANK", f"is {d.rank} with WORLD_SIZE {d.world_size}",
                          "0 <= RANK < WORLD_SIZE (launch with torchrun)")
+    import torch
+    import torch.distributed as dist
+
     use_cuda = torch.cuda.is_available() and device != "cpu"
     if use_cuda:
         torch.cuda.set_device(d.local_rank)
@@ -75,6 +91,8 @@ def init(device: str = "auto") -> DistInfo:
 def device_for(d: DistInfo, requested: torch.device) -> torch.device:
     """One GPU per process: rank-local CUDA device; CPU stays CPU."""
     if requested.type == "cuda" and d.enabled:
+        import torch
+
         return torch.device("cuda", d.local_rank)
     return requested
 
@@ -92,10 +110,12 @@ def check_batch(global_batch: int, d: DistInfo) -> int:
 
 
 def barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+    g = _group()
+    if g is not None:
+        g.barrier()
 
 
 def shutdown() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    g = _group()
+    if g is not None:
+        g.destroy_process_group()

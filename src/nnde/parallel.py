@@ -39,3 +39,16 @@ def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int = 1,
                              initializer=_init_worker, initargs=(threads, workers)) as ex:
         futures = [ex.submit(fn, *job) for job in jobs]
         return [f.result() for f in futures]
+
+
+def continue_runs(fn: Callable, results: Sequence[dict], indices: Sequence[int],
+                  job: Callable[[dict], tuple], workers: int = 1,
+                  threads: int | str = "auto") -> list[dict]:
+    """Continue the stopped runs ``results[i]`` (``i`` in ``indices``, e.g. failed runs):
+    ``fn(*job(results[i]), results[i])`` for each, spread over ``workers`` as
+    :func:`map_jobs`. Returns the continued results in the order of ``indices``, their
+    ``seconds`` and ``cpu_seconds`` summed over both parts of the run."""
+    redo = map_jobs(fn, [(*job(results[i]), results[i]) for i in indices], workers, threads)
+    return [r | {"seconds": r["seconds"] + results[i]["seconds"],
+                 "cpu_seconds": r["cpu_seconds"] + results[i]["cpu_seconds"]}
+            for i, r in zip(indices, redo, strict=True)]

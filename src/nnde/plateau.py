@@ -1,10 +1,15 @@
 """The plateau criterion of training (when to stop), as data: what the training loops of
-:mod:`nnde.train` follow and what the stages' judges describe. Importable without torch,
-so that a judge, which reads saved results only, starts in a fraction of a second."""
+:mod:`nnde.train` follow and what the stages' judges describe; and the failed-run rule
+(a run far above its sibling seeds has not converged), which experiments apply and
+judges report. Importable without torch, so that a judge, which reads saved results
+only, starts in a fraction of a second."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from statistics import median
 
 from .errors import ParamError
 
@@ -72,3 +77,24 @@ class Plateau:
                 + (f" after {self.drops} reduction(s) of the learning rate ×{self.factor:g} at "
                    "earlier such plateaus" if self.drops else "")
                 + f", or when it falls to {self.floor:g} (training set fitted)")
+
+
+def sibling_median(values: Sequence[float], groups: Sequence[Hashable], i: int) -> float:
+    """The median of ``values`` over run ``i``'s siblings: the other runs of its group
+    (the other seeds of the same model); nan without siblings."""
+    others = [v for j, (v, g) in enumerate(zip(values, groups, strict=True))
+              if j != i and g == groups[i]]
+    return float(median(others)) if others else math.nan
+
+
+def failed_runs(values: Sequence[float], groups: Sequence[Hashable], ratio: float) -> list[int]:
+    """Indices of the failed runs: those whose value (a final or best loss: lower is
+    better) is above ``ratio`` × the median of their siblings' (:func:`sibling_median`).
+    A run far above its siblings has not converged, whatever its plateau criterion said;
+    a run without siblings never counts as failed."""
+    out = []
+    for i, v in enumerate(values):
+        m = sibling_median(values, groups, i)
+        if not math.isnan(m) and v > ratio * m:
+            out.append(i)
+    return out

@@ -478,7 +478,9 @@ class StageOutputs:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None and not _is_main_process():  # in a torchrun launch only rank 0 writes
+        from .distributed import is_main
+
+        if exc_type is None and not is_main():  # in a torchrun launch only rank 0 writes
             self._discard()
         elif exc_type is None:
             try:
@@ -497,16 +499,6 @@ class StageOutputs:
         for tmp, _ in self._pending:
             tmp.unlink(missing_ok=True)
         self._pending.clear()
-
-
-def _is_main_process() -> bool:
-    """Rank 0 of a torchrun launch, or a single process. A process that has not imported
-    torch (a judge) has no process group: torchrun's ``RANK`` alone says which it is."""
-    if "torch" not in sys.modules:
-        return os.environ.get("RANK", "0").strip() in ("", "0")
-    from .distributed import is_main
-
-    return is_main()
 
 
 def _process_seconds() -> float:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from nnde.claims import ClaimSet, Comparison, check, compare, fmt
+from nnde.plateau import failed_runs as failed
+from nnde.plateau import sibling_median
 from nnde.results import Results
 
 from .summary import FOLLOW_SHARE, conv_note
@@ -68,16 +70,15 @@ def failed_runs(res: Results) -> list[str]:
     """The density-matching runs far above their siblings after any continued training,
     in words (they count in the means; the claims name them)."""
     kl = res.frame("runs")
-    kl = kl[kl.task == "kl"]
-    ratio = fail_ratio(res)
+    kl = kl[kl.task == "kl"].reset_index(drop=True)
+    loss = kl.final_loss.tolist()
+    groups = list(zip(kl.target, kl["size"], kl.kind, strict=True))
     out = []
-    for (tg, m, kind), g in kl.groupby(["target", "size", "kind"]):
-        for r in g.itertuples():
-            others = g[g.seed != r.seed].final_loss
-            if len(others) and r.final_loss > ratio * float(others.median()):
-                out.append(f"{kind} {m} on {tg}, seed {r.seed} (final KL "
-                           f"{fmt(r.final_loss, 3)} against a median of "
-                           f"{fmt(float(others.median()), 3)} for the other seeds)")
+    for i in failed(loss, groups, fail_ratio(res)):
+        r = kl.loc[i]
+        out.append(f"{r.kind} {r['size']} on {r.target}, seed {r.seed} (final KL "
+                   f"{fmt(r.final_loss, 3)} against a median of "
+                   f"{fmt(sibling_median(loss, groups, i), 3)} for the other seeds)")
     return out
 
 

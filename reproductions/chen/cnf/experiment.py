@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from nnde import plateau
 from nnde.errors import ParamError
 from nnde.integrators import names_of_kind
 from nnde.models.flows import TARGETS, gaussian_kl, make_target, square_grid
-from nnde.parallel import map_jobs
+from nnde.parallel import continue_runs, map_jobs
 from nnde.results import ResultsWriter
 from nnde.stage import (
     get_choice,
@@ -145,18 +146,13 @@ def jobs_of(r: dict) -> tuple:
 
 
 def failed_runs(results: list[dict], ratio: float) -> list[int]:
-    """Indices of the failed density-matching runs: final KL(q‖p) above ``ratio`` × the
-    median of the other seeds' of the same flow, size and target (a run far above its
-    siblings has not converged, whatever its plateau criterion said)."""
-    out = []
-    for i, r in enumerate(results):
-        if r["task"] != "kl":
-            continue
-        others = [q["kl_q_p"] for j, q in enumerate(results) if j != i
-                  and jobs_of(q)[:4] == jobs_of(r)[:4]]
-        if others and r["kl_q_p"] > ratio * float(np.median(others)):
-            out.append(i)
-    return out
+    """Indices of the failed density-matching runs (:func:`nnde.plateau.failed_runs` on
+    the final KL(q‖p) among the seeds of the same flow, size and target); maximum
+    likelihood runs have no plateau criterion and are never counted."""
+    kl = [i for i, r in enumerate(results) if r["task"] == "kl"]
+    bad = plateau.failed_runs([results[i]["kl_q_p"] for i in kl],
+                              [jobs_of(results[i])[:4] for i in kl], ratio)
+    return [kl[j] for j in bad]
 
 
 def run(config: Config, out: ResultsWriter) -> None:
@@ -178,11 +174,10 @@ def run(config: Config, out: ResultsWriter) -> None:
     if first:
         longer = replace(config, max_iterations=config.retry_iterations,
                          plateau=replace(config.plateau, patience=config.retry_patience))
-        redo = map_jobs(train_job, [(*jobs_of(results[i]), longer, results[i])
-                                    for i in first], config.workers, config.threads)
+        redo = continue_runs(train_job, results, list(first),
+                             lambda r: (*jobs_of(r), longer), config.workers, config.threads)
         for i, r in zip(first, redo, strict=True):
-            results[i] = r | {"cpu_seconds": r["cpu_seconds"] + results[i]["cpu_seconds"],
-                              "seconds": r["seconds"] + results[i]["seconds"]}
+            results[i] = r
     still = set(failed_runs(results, config.fail_ratio))
     # H(p) and the best Gaussian, Monte Carlo over samples drawn from the first seed
     mc = config.seeds[0]

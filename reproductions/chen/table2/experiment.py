@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
 import pandas as pd
 import torch
 
+from nnde import plateau
 from nnde.errors import ParamError
 from nnde.integrators import names_of_kind
 from nnde.models.chen import CELLS, make_spirals
-from nnde.parallel import map_jobs
+from nnde.parallel import continue_runs, map_jobs
 from nnde.results import ResultsWriter
 from nnde.stage import (
     get_choice,
@@ -162,15 +162,12 @@ def run(config: Config, out: ResultsWriter) -> None:
     if again:
         longer = replace(config, max_iterations=config.retry_iterations,
                          plateau=replace(config.plateau, patience=config.retry_patience))
-        redo = map_jobs(train_job, [(results[i]["kind"], tuple(results[i]["group"]),
-                                     results[i]["seed"], longer, data, results[i])
-                                    for i in again],
-                        config.workers, config.threads)
+        redo = continue_runs(train_job, results, again,
+                             lambda r: (r["kind"], tuple(r["group"]), r["seed"], longer, data),
+                             config.workers, config.threads)
         for i, r in zip(again, redo, strict=True):
             results[i] = r | {"retried": True,
-                              "first_best_val_mse": results[i]["best_val_mse"],
-                              "cpu_seconds": r["cpu_seconds"] + results[i]["cpu_seconds"],
-                              "seconds": r["seconds"] + results[i]["seconds"]}
+                              "first_best_val_mse": results[i]["best_val_mse"]}
     still = set(failed_runs(results, config.fail_ratio))
     for i, r in enumerate(results):
         r.setdefault("retried", False)
@@ -200,18 +197,19 @@ def run(config: Config, out: ResultsWriter) -> None:
                noisy=data["x_test"][:N_EXAMPLES], **draws, **examples)
 
 
+def _siblings(results: list[dict]) -> tuple[list[float], list[tuple]]:
+    """Each run's best validation MSE and its group of siblings (kind, observed group)."""
+    return ([r["best_val_mse"] for r in results],
+            [(r["kind"], tuple(r["group"])) for r in results])
+
+
 def sibling_median(results: list[dict], i: int) -> float:
     """The median best validation MSE of the other seeds of run ``i``'s kind and group
     (nan without siblings)."""
-    r = results[i]
-    others = [q["best_val_mse"] for j, q in enumerate(results) if j != i
-              and q["kind"] == r["kind"] and tuple(q["group"]) == tuple(r["group"])]
-    return float(np.median(others)) if others else float("nan")
+    return plateau.sibling_median(*_siblings(results), i)
 
 
 def failed_runs(results: list[dict], ratio: float) -> list[int]:
-    """Indices of the failed runs: best validation MSE above ``ratio`` × the median of
-    the other seeds' of the same kind and group (a run that stopped far above its
-    siblings has not converged, whatever its plateau criterion said)."""
-    return [i for i, r in enumerate(results)
-            if r["best_val_mse"] > ratio * sibling_median(results, i)]
+    """Indices of the failed runs (:func:`nnde.plateau.failed_runs` on the best
+    validation MSE among the seeds of the same kind and group)."""
+    return plateau.failed_runs(*_siblings(results), ratio)
