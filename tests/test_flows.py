@@ -13,6 +13,7 @@ from nnde.models.flows import (
     CNF,
     HyperField,
     PlanarFlow,
+    Stacked,
     Target,
     gaussian_kl,
     make_target,
@@ -171,3 +172,63 @@ def test_cnf_authors_settings_sample_and_density_agree():
         CNF(2, t1=0.0)
     with pytest.raises(ParamError):
         CNF(2, base_std=-1.0)
+
+
+def _members(make, n=3):
+    out = []
+    for s in range(n):
+        torch.manual_seed(s)
+        out.append(make())
+    return out
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PlanarFlow(5),
+    lambda: CNF(4, steps=6),
+    lambda: CNF(3, steps=5, t1=10.0, base_std=0.1 ** 0.5, average=True),
+], ids=["planar", "cnf", "cnf_authors"])
+def test_stacked_flows_are_their_members_side_by_side(make):
+    """Stacked(members) computes each member's samples, log-densities and gradients as
+    the member alone does; ``active`` computes a subset, and the others get no
+    gradient."""
+    ms = _members(make)
+    z = torch.randn(3, 40, 2, generator=torch.Generator().manual_seed(9))
+    st = Stacked(ms)
+    x, log_q = st.sample(z)
+    (log_q.mean(-1) * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    grads = [[q.grad.clone() for q in m.parameters()] for m in ms]
+    for e, m in enumerate(ms):
+        m.zero_grad()
+        x1, lq1 = m.sample(40, z0=z[e])
+        ((e + 1) * lq1.mean()).backward()
+        torch.testing.assert_close(x[e], x1, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(log_q[e], lq1, rtol=1e-5, atol=1e-4)
+        for g, q in zip(grads[e], m.parameters(), strict=True):
+            torch.testing.assert_close(g, q.grad, rtol=1e-4, atol=1e-6)
+    for m in ms:
+        m.zero_grad(set_to_none=True)
+    x2, _ = st.sample(z[[0, 2]], active=[0, 2])
+    x2.sum().backward()
+    torch.testing.assert_close(x2, torch.stack([x[0], x[2]]).detach())
+    assert all(q.grad is None for q in ms[1].parameters())
+    assert all(q.grad is not None for q in ms[0].parameters())
+    if isinstance(ms[0], CNF):
+        data = x.detach()
+        lp = st.log_prob(data)
+        for e, m in enumerate(ms):
+            torch.testing.assert_close(lp[e], m.log_prob(data[e]), rtol=1e-5, atol=1e-4)
+
+
+def test_stacked_flows_refuse_mixed_members_and_mismatched_inputs():
+    with pytest.raises(ValueError, match="one kind, size"):
+        Stacked([PlanarFlow(2), PlanarFlow(3)])
+    with pytest.raises(ValueError, match="one kind, size"):
+        Stacked([CNF(2), CNF(2, steps=3)])
+    with pytest.raises(TypeError, match="PlanarFlow or CNF"):
+        Stacked([torch.nn.Linear(2, 2)])
+    with pytest.raises(ValueError, match="3 members' noise for 2 flows"):
+        Stacked([PlanarFlow(2), PlanarFlow(2)]).sample(torch.randn(3, 4, 2))
+    with pytest.raises(TypeError, match="for CNFs"):
+        Stacked([PlanarFlow(2)]).log_prob(torch.randn(1, 4, 2))
+    with pytest.raises(ValueError, match="explicit Runge–Kutta method with fixed steps"):
+        Stacked([CNF(2, method="backward_euler")]).sample(torch.randn(1, 4, 2))

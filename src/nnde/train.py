@@ -1,7 +1,9 @@
 """The training loops of the reproductions: :func:`train_classifier` (epochs over a data
-set; seeded, device-aware, with a progress bar) and :func:`train_iterations` (optimiser
-steps on batches a stage draws itself), both with a NaN/inf guard that names the stage,
-model and step, and both stopping at a :class:`Plateau` criterion."""
+set; seeded, device-aware, with a progress bar), :func:`train_iterations` (optimiser
+steps on batches a stage draws itself) and :func:`train_side_by_side` (several small
+models, say one per seed, stepped as one batched computation), all with a NaN/inf guard
+that names the stage, model and step, and all stopping at a :class:`Plateau`
+criterion."""
 
 from __future__ import annotations
 
@@ -569,3 +571,107 @@ def train_iterations(
         hist.converged = bool(state.reason)
         hist.stop_reason = state.reason or "iteration cap"
     return hist
+
+
+def member_adam(members, lr: float) -> torch.optim.Adam:
+    """One Adam over the modules ``members`` with a parameter group per member, in order:
+    the optimiser of :func:`train_side_by_side`, in which each member's learning rate is
+    its own (Adam acts elementwise, so each member's steps are those of its own Adam)."""
+    return torch.optim.Adam([{"params": list(m.parameters())} for m in members], lr=lr)
+
+
+def member_optimizer_state(opt: torch.optim.Adam, index: int, member: nn.Module) -> dict:
+    """The state dict of an Adam over ``member`` alone holding what ``opt`` (a
+    :func:`member_adam`) holds for it (group ``index``: learning rate, moments, step
+    counts): what :func:`warm_restart` continues the member from, on its own."""
+    single = torch.optim.Adam(member.parameters(), lr=opt.param_groups[index]["lr"])
+    for q in member.parameters():
+        if q in opt.state:
+            single.state[q] = {k: v.clone() if torch.is_tensor(v) else v
+                               for k, v in opt.state[q].items()}
+    return single.state_dict()
+
+
+class _GroupView:
+    """One parameter group of an optimiser, seen as an optimiser by
+    :meth:`PlateauState.update` (which lowers the learning rates of ``param_groups``)."""
+
+    def __init__(self, group: dict):
+        self.param_groups = [group]
+
+
+def train_side_by_side(
+    members,
+    opt: torch.optim.Optimizer,
+    step_loss: Callable[[list, int], torch.Tensor],
+    read: Callable[[list], list],
+    *,
+    max_iterations: int,
+    read_every: int,
+    plateau: Plateau | None = None,
+    monitor: str = "val_loss",
+    stage: str = "",
+    model_names=None,
+) -> list[IterationHistory]:
+    """Train the models ``members`` side by side, each as :func:`train_iterations` would
+    train it alone, with one batched computation per step.
+
+    ``opt`` has one parameter group per member, in order (:func:`member_adam`). Each
+    iteration ``i`` calls ``step_loss(active, i)``, which returns the losses of the members
+    ``active`` (a list of indices) as one tensor (len(active),), each from that member's
+    own batch and weights alone; their sum is back-propagated and ``opt`` steps. Every
+    ``read_every``-th iteration and at the last, ``read(active)`` returns the monitored
+    value of each active member. Each member has its own :class:`PlateauState`, which
+    lowers its group's learning rate and stops it; a stopped member leaves ``active``:
+    it takes no part in later steps, its gradients stay unset and the optimiser leaves
+    its weights and moments as they were. Training ends when every member has stopped
+    or at ``max_iterations``. Returns one :class:`IterationHistory` per member."""
+    n = len(members)
+    if len(opt.param_groups) != n:
+        raise ValueError(f"opt has {len(opt.param_groups)} parameter groups for {n} "
+                         "members: one per member (nnde.train.member_adam)")
+    names = list(model_names) if model_names is not None else [f"member {e}"
+                                                               for e in range(n)]
+    hists = [IterationHistory() for _ in range(n)]
+    states = [PlateauState(plateau) if plateau is not None else None for _ in range(n)]
+    running: list[list[float]] = [[] for _ in range(n)]
+    active = list(range(n))
+    it = 0
+    while active and it < max_iterations:
+        it += 1
+        losses = step_loss(active, it)
+        per = losses.detach()
+        if not bool(torch.isfinite(per).all()):
+            j = int((~torch.isfinite(per)).nonzero()[0])
+            check_finite(per[j], step=it, stage=stage, model=names[active[j]])
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+        for e, v in zip(active, per.tolist(), strict=True):
+            running[e].append(v)
+        if it % read_every == 0 or it == max_iterations:
+            values = read(active)
+            stopped = set()
+            for e, value in zip(active, values, strict=True):
+                rec = {"iteration": it, "train_loss": float(np.mean(running[e])),
+                       monitor: float(value)}
+                if states[e] is not None:
+                    rec["lr"] = opt.param_groups[e]["lr"]
+                hists[e].records.append(rec)
+                running[e] = []
+                if value < hists[e].best:
+                    hists[e].best, hists[e].best_iteration = float(value), it
+                if states[e] is not None and states[e].update(
+                        float(value), _GroupView(opt.param_groups[e])):
+                    stopped.add(e)
+                    hists[e].iterations = it
+            active = [e for e in active if e not in stopped]
+    for e in active:
+        hists[e].iterations = it
+    for e, h in enumerate(hists):
+        if states[e] is None:
+            h.stop_reason = "fixed iterations"
+        else:
+            h.converged = bool(states[e].reason)
+            h.stop_reason = states[e].reason or "iteration cap"
+    return hists

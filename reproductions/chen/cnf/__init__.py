@@ -19,13 +19,17 @@ log-densities, and KL(p || q) = NLL(test) − H(p) with H(p) estimated from 20,0
 
 Training: Adam until the validation loss (KL on a fixed batch of base noise, or the
 held-out NLL) plateaus (``nnde.train.Plateau``, read every ``eval_every`` iterations).
-A density-matching run that ends far above the other seeds of its flow, size and target
+The seeds of one density-matching flow, size and target train side by side
+(``nnde.train.train_side_by_side`` on ``nnde.models.flows.Stacked``): each seed keeps
+its own weights, batches, Adam moments, learning rate and plateau, as it would alone;
+only the arithmetic is batched, so that eight seeds cost about what three cost one by
+one. A density-matching run that ends far above the other seeds of its flow, size and target
 (``fail_ratio``) failed: it trains on from where it stopped, with a longer cap and more
 patience, as Table 2's failed runs do; the claims name it, and any run still failed.
 
-Modules: ``experiment`` (config, the runs), ``training`` (one flow's training and
-evaluation), ``summary`` (constants, the summary table, the convergence rows),
-``claims``, ``figures``.
+Modules: ``experiment`` (config, the runs), ``training`` (a flow's training, alone or
+its seeds side by side, and its evaluation), ``summary`` (constants, the summary table,
+the convergence rows), ``claims``, ``figures``.
 """
 
 PAPER = "chen"

@@ -6,9 +6,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nnde.models.flows import CNF, PlanarFlow, make_target, square_grid
+from nnde.models.flows import CNF, PlanarFlow, Stacked, make_target, square_grid
 from nnde.results import Timer
-from nnde.train import RESUME_STREAM, seed_everything, train_iterations, warm_restart
+from nnde.train import (
+    RESUME_STREAM,
+    member_adam,
+    member_optimizer_state,
+    seed_everything,
+    train_iterations,
+    train_side_by_side,
+    warm_restart,
+)
 
 from . import PAPER, STAGE
 
@@ -44,6 +52,63 @@ def train_job(task: str, target_name: str, kind: str, size: int, seed: int, cfg,
     with Timer() as timer:
         res = _train_and_score(task, target_name, kind, size, seed, cfg, resume)
     return res | {"seconds": timer.wall, "cpu_seconds": timer.cpu}
+
+
+def train_seeds(task: str, target_name: str, kind: str, size: int, seeds, cfg) -> list[dict]:
+    """The density-matching runs of one flow, size and target, one per seed, trained side
+    by side (:func:`nnde.train.train_side_by_side` on :class:`nnde.models.flows.Stacked`):
+    each seed draws its initial weights, batches and validation noise from the streams it
+    would use alone (:func:`train_job`), has its own Adam moments and learning rate and
+    follows its own plateau criterion; only the arithmetic is batched. Returns one result
+    per seed, as :func:`train_job`'s; the seeds share the time they took, which is split
+    evenly among them."""
+    if task != "kl":
+        raise ValueError("only density-matching runs are trained side by side")
+    seeds = list(seeds)
+    with Timer() as timer:
+        target = make_target(target_name, cfg.noise)
+        gens, models = [], []
+        for s in seeds:
+            gens.append(seed_everything(s))
+            models.append(build(kind, size, cfg, s, task))
+        flows = Stacked(models)
+        opt = member_adam(models, cfg.lr)
+        z_val = torch.stack([torch.randn(cfg.eval_batch, 2,
+                                         generator=torch.Generator().manual_seed(10_000 + s))
+                             for s in seeds])
+
+        def kl(z, active):
+            x, log_q = flows.sample(z, active)
+            log_p = target.log_prob(x.reshape(-1, x.shape[-1])).reshape(log_q.shape)
+            return (log_q - log_p).mean(-1)
+
+        def read(active):
+            with torch.no_grad():
+                return kl(z_val[active], active).tolist()
+
+        def step_loss(active, _it):
+            return kl(torch.stack([torch.randn(cfg.batch, 2, generator=gens[e])
+                                   for e in active]), active)
+
+        initial = read(list(range(len(seeds))))
+        hists = train_side_by_side(
+            models, opt, step_loss, read, max_iterations=cfg.max_iterations,
+            read_every=cfg.eval_every, plateau=cfg.plateau, monitor="val_loss",
+            stage=f"{PAPER}.{STAGE}",
+            model_names=[f"{kind} (size {size}) on {target_name}, task kl, seed {s}"
+                         for s in seeds])
+        out = []
+        for e, (s, model, hist) in enumerate(zip(seeds, models, hists, strict=True)):
+            res = {"task": task, "target": target_name, "kind": kind, "size": size,
+                   "seed": s, "params": sum(q.numel() for q in model.parameters()),
+                   "initial_loss": initial[e], "iterations": hist.iterations,
+                   "converged": hist.converged, "stop_reason": hist.stop_reason,
+                   "history": hist.records,
+                   "state": {"model": {k: v.clone() for k, v in model.state_dict().items()},
+                             "opt": member_optimizer_state(opt, e, model)}}
+            out.append(res | score(model, kind, task, target, s, cfg))
+    share = {"seconds": timer.wall / len(seeds), "cpu_seconds": timer.cpu / len(seeds)}
+    return [r | share for r in out]
 
 
 def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: int,
@@ -100,6 +165,13 @@ def _train_and_score(task: str, target_name: str, kind: str, size: int, seed: in
     if task == "kl":  # what a continued run starts from
         res["state"] = {"model": {k: v.clone() for k, v in model.state_dict().items()},
                         "opt": opt.state_dict()}
+    return res | score(model, kind, task, target, seed, cfg)
+
+
+def score(model, kind: str, task: str, target, seed: int, cfg) -> dict:
+    """A trained flow's final losses on fresh samples of its seed's test stream (and,
+    for the first seed, its :func:`picture`)."""
+    res = {}
     tgen = torch.Generator().manual_seed(20_000 + seed)
     with torch.no_grad():
         z = torch.randn(cfg.test_batch, 2, generator=tgen)

@@ -26,6 +26,7 @@ finer than the noise), and :meth:`Target.sample` draws from it.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import torch
@@ -270,6 +271,14 @@ class CNF(nn.Module):
 
 
 # --------------------------------------------------------------------------- planar flow
+def u_hat(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """û of each planar layer (any leading axes; the last is the dimension): u moved
+    along w so that û·w = −1 + softplus(u·w) ≥ −1, which keeps the layer invertible."""
+    wu = (w * u).sum(-1, keepdim=True)
+    m = -1 + nn.functional.softplus(wu)
+    return u + (m - wu) * w / w.square().sum(-1, keepdim=True)
+
+
 class PlanarFlow(nn.Module):
     """K planar layers in ``dim`` dimensions."""
 
@@ -282,9 +291,7 @@ class PlanarFlow(nn.Module):
         self.b = nn.Parameter(torch.zeros(layers))
 
     def _u_hat(self):
-        wu = (self.w * self.u).sum(-1, keepdim=True)
-        m = -1 + nn.functional.softplus(wu)
-        return self.u + (m - wu) * self.w / self.w.square().sum(-1, keepdim=True)
+        return u_hat(self.w, self.u)
 
     def transform(self, z):
         """(f_K ∘ … ∘ f_1 (z), Σ log|det ∂f_k|). Each layer is two tensor operations on
@@ -309,3 +316,134 @@ class PlanarFlow(nn.Module):
         x, logdet = self.transform(z0)
         return x, std_normal_log_prob(z0) - logdet
 
+
+
+# --------------------------------------------------------------------------- stacked flows
+class Stacked:
+    """Flows of one kind and size (say the seeds of one experiment) evaluated side by side
+    as one batched computation. Each member stays its own module with its own parameters
+    (it trains, scores and is saved as it would be alone); every call stacks the
+    parameters of the members it is given along a leading axis, so that a step of E small
+    flows costs the batched kernels of one (``bmm`` where one flow has ``mm``) instead of
+    E times as many small ones. Inputs and outputs carry the member axis first: noise
+    (E, B, d) → samples (E, B, d) and their log q (E, B). ``active`` (indices into the
+    members, default all) picks the members a call computes: the others take no part in
+    it and receive no gradient."""
+
+    def __init__(self, members):
+        members = list(members)
+        if not members:
+            raise ValueError("Stacked needs at least one flow")
+        first = members[0]
+        if isinstance(first, PlanarFlow):
+            same = all(isinstance(m, PlanarFlow) and m.w.shape == first.w.shape
+                       for m in members)
+        elif isinstance(first, CNF):
+            key = (first.field.width, first.field.dim, first.field.scale, first.method,
+                   first.steps, first.t1, first.base_std,
+                   [tuple(q.shape) for q in first.parameters()])
+            same = all(isinstance(m, CNF) and key == (
+                m.field.width, m.field.dim, m.field.scale, m.method, m.steps, m.t1,
+                m.base_std, [tuple(q.shape) for q in m.parameters()]) for m in members)
+        else:
+            raise TypeError(f"Stacked stacks PlanarFlow or CNF members, not "
+                            f"{type(first).__name__}")
+        if not same:
+            raise ValueError("Stacked members must be flows of one kind, size and "
+                             "solver settings")
+        self.members = members
+
+    def _pick(self, active):
+        return self.members if active is None else [self.members[i] for i in active]
+
+    def sample(self, z0: torch.Tensor, active=None):
+        """(samples, log q of each) of the members ``active`` from their noise ``z0``
+        (E, B, d), standard normal (scaled by the CNF's ``base_std`` here)."""
+        ms = self._pick(active)
+        if len(z0) != len(ms):
+            raise ValueError(f"z0 has {len(z0)} members' noise for {len(ms)} flows")
+        if isinstance(ms[0], PlanarFlow):
+            x, logdet = _planar_stacked(ms, z0)
+            return x, std_normal_log_prob(z0) - logdet
+        cnf = ms[0]
+        z0 = z0 * cnf.base_std if cnf.base_std != 1.0 else z0
+        s0 = torch.cat([z0, cnf.base_log_prob(z0).unsqueeze(-1)], -1)
+        s = _cnf_stacked_solve(ms, s0, 0.0, cnf.t1, -1.0)
+        return s[..., :-1], s[..., -1]
+
+    def log_prob(self, x: torch.Tensor, active=None) -> torch.Tensor:
+        """Log-density (E, B) under each CNF member ``active`` of its data rows ``x``
+        (E, B, d)."""
+        ms = self._pick(active)
+        if not isinstance(ms[0], CNF):
+            raise TypeError("log_prob of stacked flows is for CNFs (a planar flow here "
+                            "only maps noise to samples)")
+        if len(x) != len(ms):
+            raise ValueError(f"x has {len(x)} members' data for {len(ms)} flows")
+        s0 = torch.cat([x, x.new_zeros(x.shape[:-1] + (1,))], -1)
+        s = _cnf_stacked_solve(ms, s0, ms[0].t1, 0.0, 1.0)
+        return ms[0].base_log_prob(s[..., :-1]) + s[..., -1]
+
+
+def _planar_stacked(ms, z):
+    """:meth:`PlanarFlow.transform` of each member on its rows: z (E, B, d)."""
+    w = torch.stack([m.w for m in ms])  # (E, K, d)
+    b = torch.stack([m.b for m in ms])  # (E, K)
+    u = u_hat(w, torch.stack([m.u for m in ms]))
+    c = (u * w).sum(-1)  # (E, K): û_k·w_k
+    acts = []
+    for w_k, b_k, u_k in zip(w.unsqueeze(-1).unbind(1), b[:, :, None, None].unbind(1),
+                             u.unsqueeze(2).unbind(1), strict=True):
+        a = torch.tanh(torch.baddbmm(b_k, z, w_k))  # (E, B, 1)
+        z = torch.addcmul(z, a, u_k)
+        acts.append(a)
+    a = torch.cat(acts, -1)  # (E, B, K)
+    logdet = torch.log((1 + (1 - a.square()) * c.unsqueeze(1)).abs() + 1e-12).sum(-1)
+    return z, logdet
+
+
+def _hyper_stacked(ms, tt: torch.Tensor) -> torch.Tensor:
+    """The members' hypernetworks (Linear, tanh, Linear, tanh, Linear) at the times
+    ``tt`` (T, 1): (E, T, P)."""
+    h = tt.expand(len(ms), *tt.shape)
+    for i in (0, 2, 4):
+        wt = torch.stack([m.field.net[i].weight for m in ms]).transpose(1, 2)
+        b = torch.stack([m.field.net[i].bias for m in ms]).unsqueeze(1)
+        h = torch.baddbmm(b, h, wt)
+        if i < 4:
+            h = torch.tanh(h)
+    return h
+
+
+def _cnf_stacked_solve(ms, s0, t0: float, t1: float, sign: float):
+    """The members' augmented states s0 (E, B, d + 1) solved from t0 to t1 with their
+    fixed-step method: :meth:`HyperField.augmented` of each member, batched."""
+    cnf = ms[0]
+    m = METHODS.get(cnf.method)
+    if m is None or m.kind != "explicit" or not cnf.steps:
+        raise ValueError(f"stacked CNFs need an explicit Runge–Kutta method with fixed "
+                         f"steps, not {cnf.method!r} with steps={cnf.steps!r}")
+    tab = m.tableau
+    h = (t1 - t0) / cnf.steps
+    ts = sorted({round(t0 + h * (k + c), 9) for k in range(cnf.steps) for c in tab.c})
+    tt = torch.tensor(ts, dtype=s0.dtype, device=s0.device).unsqueeze(-1)
+    field = cnf.field
+    w, u, b = field._split(_hyper_stacked(ms, tt))  # (E, T, M, d), …, (E, T, M)
+    wT, b, k, U, V = field._augmented_matrices(w, u, b, sign)
+    per_t = zip(wT.unbind(1), b.unsqueeze(2).unbind(1), k.unsqueeze(2).unbind(1),
+                U.unbind(1), V.unbind(1), strict=True)
+    per_t = list(per_t)
+
+    def f(t, s):
+        # the solver's stage time, matched to its own (within float32 rounding)
+        t = float(t)
+        i = min(bisect.bisect_left(ts, t), len(ts) - 1)
+        if i > 0 and abs(ts[i - 1] - t) < abs(ts[i] - t):
+            i -= 1
+        if abs(ts[i] - t) > 1e-6 * max(1.0, abs(t)):
+            raise RuntimeError(f"stage time {t} is not one of the solve's: {ts}")
+        wT_t, b_t, k_t, U_t, V_t = per_t[i]
+        a = torch.tanh(torch.baddbmm(b_t, s, wT_t))  # (E, B, M)
+        return torch.baddbmm(torch.baddbmm(k_t, a, U_t), a * a, V_t)
+
+    return solve(f, s0, t0, t1, cnf.steps, cnf.method)
