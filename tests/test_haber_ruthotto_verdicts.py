@@ -302,6 +302,14 @@ ARCH_CASES = [
          lambda: _res(_arch_table(acc={"resnet": 0.97, "antisym_euler": 0.97}),
                       levels=_levels(acc=lambda a, s: 0.99 if s else 0.83)),
          "6 pp worse on average, within the seed noise"),
+    Case("multilevel_matches_direct_faster", "inconclusive",
+         lambda: _res(levels=_levels(acc=lambda a, s: 0.88 if s else 0.84)),
+         "4 pp worse on average: within the tolerance, but the seed noise does not "
+         "exclude a gap beyond it (a point estimate inside the tolerance decides nothing)"),
+    Case("multilevel_matches_direct_faster", "partly",
+         lambda: _res(levels=_levels(
+             acc=lambda a, s: (0.99 if s else 0.83) if a == "resnet" else 0.9)),
+         "the antisymmetric net comparable and faster; the ResNet's part undecided"),
     Case("multilevel_matches_direct_faster", "not reproduced",
          lambda: _res(levels=_levels(acc=0.5)),
          "multi-level stuck at the majority class: the subject below its floor"),
@@ -327,8 +335,19 @@ ARCH_CASES = [
          "but the stable nets are 20 pp worse on peaks"),
     Case("stable_archs_comparable_accuracy", "reproduced",
          _T(acc=lambda a, n, d, s: 0.55 if (a, n, d, s) == ("resnet", 256, "swiss_roll", 1)
+            else 0.99 if n == 256 and a != "resnet" else 0.9),
+         "one ResNet member below the member floor; the cells clear theirs, and at N = 256 "
+         "the stable nets lead by 0.15, beyond the noise that member adds"),
+    Case("stable_archs_comparable_accuracy", "partly",
+         _T(acc=lambda a, n, d, s: 0.55 if (a, n, d, s) == ("resnet", 256, "swiss_roll", 1)
             else 0.9),
-         "one ResNet member below the member floor; the cells clear theirs"),
+         "one ResNet member below the member floor: at N = 256 the stable nets' lead of "
+         "0.09 has a lower 2 SE bound below −0.05 (undecided); the other cells, most of "
+         "them, are comparable beyond the noise"),
+    Case("stable_archs_comparable_accuracy", "partly",
+         _T(acc=lambda a, n, d, s: 0.9 - (0.06 * s if (a, n) == ("hamiltonian", 64) else 0)),
+         "the Hamiltonian net at N = 64 3 pp below the ResNet, with a seed spread that "
+         "does not exclude 5 pp: that cell undecided, the others comparable"),
     Case("stable_archs_comparable_accuracy", "inconclusive",
          _T(acc=lambda a, n, d, s: (0.99 if s else 0.81) if a in STABLE else 0.96),
          "6 pp worse on average, within the seed noise"),

@@ -38,7 +38,10 @@ CONVERGE_TOL = 0.05
 ACC_FLOOR_MARGIN = 0.10
 #: M at the deeper depths within this factor of M at the middle depth counts as bounded.
 BAND = 2.0
-#: Accuracy gaps smaller than this (or than twice their seed noise) count as comparable.
+#: An accuracy gap counts as comparable when it is smaller than this beyond its noise
+#: (the lower 2 SE bound of the subject's lead above −ACC_TOL), as worse when it is larger
+#: beyond its noise; in between the data do not decide (Table 1's closeness test, one
+#: sided).
 ACC_TOL = 0.05
 
 claim = ClaimSet()
@@ -404,21 +407,24 @@ def _below_floor(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _acc_text(c: Comparison) -> str:
-    """The gap with its noise, and for a gap beyond ACC_TOL but within the noise how many
-    seeds per model would decide it (the seed variance taken as observed)."""
+    """The gap with its noise, and for an undecided gap how many seeds per model would
+    decide it at the observed gap (the seed variance taken as observed)."""
     out = f"difference {fmt(c.diff, 2)} ± {fmt(c.z * c.se, 2)} (2 SE: {c.n_seeds} seeds)"
-    if _acc_status(c) != "undecided" or not math.isfinite(c.se_seeds) or c.se_seeds == 0:
+    margin = abs(c.diff + ACC_TOL)
+    if _acc_status(c) != "undecided" or not math.isfinite(c.se_seeds) or c.se_seeds == 0 \
+            or margin == 0:
         return out
-    room = ((abs(c.diff) - ACC_TOL) / c.z) ** 2
-    need = math.ceil(c.se_seeds ** 2 * c.n_seeds / room)
-    return out + (f"; beyond the tolerance {ACC_TOL:g} by {fmt(abs(c.diff) - ACC_TOL, 2)}, "
-                  f"within the noise: about {need} seeds per model would decide it")
+    need = math.ceil(c.se_seeds ** 2 * c.n_seeds / (margin / c.z) ** 2)
+    side = "within" if c.diff > -ACC_TOL else "beyond"
+    return out + (f"; {side} the tolerance {ACC_TOL:g} by {fmt(margin, 2)}, but not beyond "
+                  f"the noise: about {need} seeds per model would decide it")
 
 
 def _acc_status(c: Comparison) -> str:
-    """"ok" (no worse than ACC_TOL), "bad" (worse by more, beyond the noise) or
+    """"ok": no worse than ACC_TOL beyond the noise (the lower 2 SE bound of the gap
+    above −ACC_TOL); "bad": worse by more than ACC_TOL beyond the noise; otherwise
     "undecided"."""
-    return _status(c, c.diff >= -ACC_TOL, c.below(ACC_TOL))
+    return _status(c, c.exceeds(-ACC_TOL), c.below(ACC_TOL))
 
 
 @claim
@@ -426,10 +432,12 @@ def _acc_status(c: Comparison) -> str:
 def stable_archs_comparable_accuracy(res):
     """The paper's numerical experiments: the stable architectures reach validation
     accuracy comparable to the plain ResNet — per depth, no worse than the ResNet's by
-    more than ACC_TOL beyond the seed noise (partly: in most cells). Subject: the
-    stable nets; reference: the ResNet; each cell of each must clear the accuracy floor
-    (a stable net stuck near its majority class is not reproduced, a ResNet there
-    leaves the comparison inconclusive)."""
+    more than ACC_TOL beyond the seed noise (partly: in most cells; decided when every
+    cell is, when one is worse beyond the noise, or when most cells are comparable, which
+    makes it at least partly whatever the others are). Subject: the stable nets;
+    reference: the ResNet; each cell of each must clear the accuracy floor (a stable net
+    stuck near its majority class is not reproduced, a ResNet there leaves the
+    comparison inconclusive)."""
     sw = sweep(res)
     df, stable, depths = sw.df, sw.stable, sw.depths
     if "resnet" not in sw.archs or not stable:
@@ -455,13 +463,14 @@ def stable_archs_comparable_accuracy(res):
                        for a in ["resnet", *stable]),
         rule=f"per depth, mean validation accuracy (over data sets, then over the "
              f"{df.seed.nunique()} seeds) no lower than the ResNet's by more than "
-             f"{ACC_TOL:g}, a larger gap counting only beyond 2 SE over seeds, for every "
-             "stable architecture (partly: in most cells)",
+             f"{ACC_TOL:g} beyond 2 SE over seeds (lower by more than it beyond 2 SE: "
+             "worse; in between: undecided), for every stable architecture (partly: in "
+             "most cells, whatever the others)",
         passed=vals.count("ok") == len(vals), partly=vals.count("ok") > len(vals) / 2,
-        decided="bad" in vals or not und,
+        decided="bad" in vals or not und or vals.count("ok") > len(vals) / 2,
         subject="the stable architectures", reference="the plain ResNet",
         subject_ok=sub_ok, reference_ok=ref_ok, floor=_floor_text(),
-        note="Cells below the ResNet: " + (", ".join(
+        note="Cells not shown comparable to the ResNet: " + (", ".join(
             f"{a} N={n} ({_acc_text(comps[(a, n)])})" for (a, n), v in st.items()
             if v != "ok")
             or "none") + "." + (" Cells below the floor: " + ", ".join(sub_bad + ref_bad)
@@ -476,8 +485,8 @@ def multilevel_matches_direct_faster(res):
     interpolate the weights in time, the same iterations per level) reaches the accuracy
     of training the deepest net directly — no worse by more than ACC_TOL beyond the seed
     noise — in less training CPU time, measured in the same run (partly: the accuracy
-    alone, or both for some). Subject: multi-level; reference: direct training; each must
-    clear the accuracy floor."""
+    alone, or both for some, whatever the others). Subject: multi-level; reference:
+    direct training; each must clear the accuracy floor."""
     levels = table(res, "levels")
     if levels is None or not len(levels):
         return None
@@ -512,13 +521,15 @@ def multilevel_matches_direct_faster(res):
               "(the paper gives no timing; [unverified] beyond the method)",
         ours="; ".join(txt),
         rule=f"per multi-level architecture, mean validation accuracy at N = {top} no "
-             f"lower than the directly trained net's by more than {ACC_TOL:g} (a larger "
-             "gap counting only beyond 2 SE over seeds), and total training CPU time "
-             "(all levels) below the direct run's, for every architecture (partly: the "
-             "accuracy part alone, or both for some)",
+             f"lower than the directly trained net's by more than {ACC_TOL:g} beyond 2 SE "
+             "over seeds (lower by more than it beyond 2 SE: worse; in between: "
+             "undecided), and total training CPU time (all levels) below the direct "
+             "run's, for every architecture (partly: the accuracy part alone, or both for "
+             "some, whatever the others)",
         passed=all(s == "ok" and f for s, f in outcome),
         partly=all(s == "ok" for s in acc) or any(s == "ok" and f for s, f in outcome),
-        decided="bad" in acc or "undecided" not in acc,
+        decided="bad" in acc or "undecided" not in acc
+        or any(s == "ok" and f for s, f in outcome),
         subject="multi-level training", reference=f"direct training at N = {top}",
         subject_ok=sub_ok, reference_ok=ref_ok, floor=_floor_text(),
         note=f"Levels: {[int(n) for n in sorted(levels.depth.unique())]}; iterations per level "
