@@ -232,3 +232,17 @@ def test_stacked_flows_refuse_mixed_members_and_mismatched_inputs():
         Stacked([PlanarFlow(2)]).log_prob(torch.randn(1, 4, 2))
     with pytest.raises(ValueError, match="explicit Runge–Kutta method with fixed steps"):
         Stacked([CNF(2, method="backward_euler")]).sample(torch.randn(1, 4, 2))
+
+
+@pytest.mark.parametrize("kind", ["planar", "cnf"])
+def test_flow_step_benchmark_modes_are_one_computation(kind):
+    """The benchmark's two modes (nnde.bench.flows) train the same flows on the same noise:
+    their summed losses agree step by step, so the timing compares like with like."""
+    from nnde.bench.flows import flow_step
+
+    alone, side = flow_step(kind, 3, "one_by_one", size=4), flow_step(kind, 3, "side_by_side",
+                                                                      size=4)
+    for _ in range(3):
+        assert side() == pytest.approx(alone(), rel=1e-4, abs=1e-4)
+    with pytest.raises(ValueError, match="mode"):
+        flow_step(kind, 3, "sideways")
