@@ -17,15 +17,16 @@ moons (make_moons' curves, centred, noise 0.06), as mixtures with exact log-dens
 so that both divergences can be measured: KL(q || p) from the model's own samples and
 log-densities, and KL(p || q) = NLL(test) − H(p) with H(p) estimated from 20,000 samples.
 
-Training: Adam until the validation loss (KL on a fixed batch of base noise, or the
-held-out NLL) plateaus (``nnde.train.Plateau``, read every ``eval_every`` iterations).
-The seeds of one density-matching flow, size and target train side by side
-(``nnde.train.train_side_by_side`` on ``nnde.models.flows.Stacked``): each seed keeps
-its own weights, batches, Adam moments, learning rate and plateau, as it would alone;
-only the arithmetic is batched, so that eight seeds cost about what three cost one by
-one. A density-matching run that ends far above the other seeds of its flow, size and target
-(``fail_ratio``) failed: it trains on from where it stopped, with a longer cap and more
-patience, as Table 2's failed runs do; the claims name it, and any run still failed.
+Training: Adam, in density matching until the validation loss (KL on a fixed batch of
+base noise) plateaus (``nnde.train.Plateau``, read every ``eval_every`` iterations), in
+maximum likelihood for the authors' fixed number of iterations. The seeds of one flow,
+size, target and task train side by side (``nnde.train.train_side_by_side`` on
+``nnde.models.flows.Stacked``): each seed keeps its own weights, batches, Adam moments,
+learning rate and plateau, as it would alone; only the arithmetic is batched, so that
+eight seeds cost about what three cost one by one. A density-matching run that ends far
+above the other seeds of its flow, size and target (``fail_ratio``) failed: it trains on
+from where it stopped, with a longer cap and more patience, as Table 2's failed runs do;
+the claims name it, and any run still failed.
 
 Modules: ``experiment`` (config, the runs), ``training`` (a flow's training, alone or
 its seeds side by side, and its evaluation), ``summary`` (constants, the summary table,

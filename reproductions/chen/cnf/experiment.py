@@ -155,27 +155,19 @@ def failed_runs(results: list[dict], ratio: float) -> list[int]:
     return [kl[j] for j in bad]
 
 
-def _train(task: str, target: str, kind: str, size: int, seeds, config: Config) -> list[dict]:
-    """One job: the density-matching runs of every seed side by side, or the maximum
-    likelihood run of one seed."""
-    if task == "kl":
-        return train_seeds(task, target, kind, size, seeds, config)
-    return [train_job(task, target, kind, size, s, config) for s in seeds]
-
-
 def run(config: Config, out: ResultsWriter) -> None:
     """``runs`` (one row per trained flow: final losses, iterations, plateau, time),
     ``history`` (the validation readings), ``targets`` (entropy and the best Gaussian's
     KL(p‖N) per target), ``pictures`` (arrays: each flow's samples, the ML CNFs'
     densities and transport, the targets' densities) and ``config``."""
-    # density matching: the seeds of each flow, size and target side by side in one job
+    # one job per flow, size, target and task: its seeds side by side
     jobs = [("kl", tg, k, m, config.seeds, config) for tg in config.targets
             for m in config.sizes for k in KINDS]
-    jobs += [("ml", tg, "cnf", config.ml.size, (s,), config) for tg in config.targets
-             for s in config.ml.seeds]
+    jobs += [("ml", tg, "cnf", config.ml.size, config.ml.seeds, config)
+             for tg in config.targets]
     # costliest first: maximum likelihood, then the CNFs, the widest first
     jobs.sort(key=lambda j: (j[0] != "ml", j[2] != "cnf", -j[3]))
-    results = [r for rs in map_jobs(_train, jobs, config.workers, config.threads)
+    results = [r for rs in map_jobs(train_seeds, jobs, config.workers, config.threads)
                for r in rs]
     # A failed density-matching run (far above its siblings) trains on from where it
     # stopped, with the learning rate restored, a longer cap and more patience (as Table

@@ -55,15 +55,13 @@ def train_job(task: str, target_name: str, kind: str, size: int, seed: int, cfg,
 
 
 def train_seeds(task: str, target_name: str, kind: str, size: int, seeds, cfg) -> list[dict]:
-    """The density-matching runs of one flow, size and target, one per seed, trained side
-    by side (:func:`nnde.train.train_side_by_side` on :class:`nnde.models.flows.Stacked`):
-    each seed draws its initial weights, batches and validation noise from the streams it
-    would use alone (:func:`train_job`), has its own Adam moments and learning rate and
-    follows its own plateau criterion; only the arithmetic is batched. Returns one result
-    per seed, as :func:`train_job`'s; the seeds share the time they took, which is split
-    evenly among them."""
-    if task != "kl":
-        raise ValueError("only density-matching runs are trained side by side")
+    """The runs of one flow, size, target and task, one per seed, trained side by side
+    (:func:`nnde.train.train_side_by_side` on :class:`nnde.models.flows.Stacked`): each
+    seed draws its initial weights, batches and validation data from the streams it would
+    use alone (:func:`train_job`), has its own Adam moments and learning rate and, in
+    density matching, follows its own plateau criterion; only the arithmetic is batched.
+    Returns one result per seed, as :func:`train_job`'s; the seeds share the time they
+    took, which is split evenly among them."""
     seeds = list(seeds)
     with Timer() as timer:
         target = make_target(target_name, cfg.noise)
@@ -72,40 +70,55 @@ def train_seeds(task: str, target_name: str, kind: str, size: int, seeds, cfg) -
             gens.append(seed_everything(s))
             models.append(build(kind, size, cfg, s, task))
         flows = Stacked(models)
-        opt = member_adam(models, cfg.lr)
-        z_val = torch.stack([torch.randn(cfg.eval_batch, 2,
-                                         generator=torch.Generator().manual_seed(10_000 + s))
-                             for s in seeds])
+        vgens = [torch.Generator().manual_seed(10_000 + s) for s in seeds]
+        if task == "kl":
+            lr, iterations, plateau = cfg.lr, cfg.max_iterations, cfg.plateau
+            val = torch.stack([torch.randn(cfg.eval_batch, 2, generator=g) for g in vgens])
 
-        def kl(z, active):
-            x, log_q = flows.sample(z, active)
-            log_p = target.log_prob(x.reshape(-1, x.shape[-1])).reshape(log_q.shape)
-            return (log_q - log_p).mean(-1)
+            def loss(data, active):  # KL(q‖p) on base noise (E, B, 2)
+                x, log_q = flows.sample(data, active)
+                log_p = target.log_prob(x.reshape(-1, x.shape[-1])).reshape(log_q.shape)
+                return (log_q - log_p).mean(-1)
+
+            def draw(e):
+                return torch.randn(cfg.batch, 2, generator=gens[e])
+        else:
+            # the authors' example: fresh target samples every iteration, fixed iterations
+            lr, iterations, plateau = cfg.ml.lr, cfg.ml.iterations, None
+            val = torch.stack([target.sample(cfg.eval_batch, g) for g in vgens])
+
+            def loss(data, active):  # NLL of target samples (E, B, 2)
+                return -flows.log_prob(data, active).mean(-1)
+
+            def draw(e):
+                return target.sample(cfg.ml.batch, gens[e])
+        opt = member_adam(models, lr)
 
         def read(active):
             with torch.no_grad():
-                return kl(z_val[active], active).tolist()
+                return loss(val[active], active).tolist()
 
         def step_loss(active, _it):
-            return kl(torch.stack([torch.randn(cfg.batch, 2, generator=gens[e])
-                                   for e in active]), active)
+            return loss(torch.stack([draw(e) for e in active]), active)
 
         initial = read(list(range(len(seeds))))
         hists = train_side_by_side(
-            models, opt, step_loss, read, max_iterations=cfg.max_iterations,
-            read_every=cfg.eval_every, plateau=cfg.plateau, monitor="val_loss",
+            models, opt, step_loss, read, max_iterations=iterations,
+            read_every=cfg.eval_every, plateau=plateau, monitor="val_loss",
             stage=f"{PAPER}.{STAGE}",
-            model_names=[f"{kind} (size {size}) on {target_name}, task kl, seed {s}"
+            model_names=[f"{kind} (size {size}) on {target_name}, task {task}, seed {s}"
                          for s in seeds])
         out = []
         for e, (s, model, hist) in enumerate(zip(seeds, models, hists, strict=True)):
             res = {"task": task, "target": target_name, "kind": kind, "size": size,
                    "seed": s, "params": sum(q.numel() for q in model.parameters()),
                    "initial_loss": initial[e], "iterations": hist.iterations,
-                   "converged": hist.converged, "stop_reason": hist.stop_reason,
-                   "history": hist.records,
-                   "state": {"model": {k: v.clone() for k, v in model.state_dict().items()},
-                             "opt": member_optimizer_state(opt, e, model)}}
+                   "converged": hist.converged if task == "kl" else True,
+                   "stop_reason": hist.stop_reason, "history": hist.records}
+            if task == "kl":  # what a continued run starts from
+                res["state"] = {
+                    "model": {k: v.clone() for k, v in model.state_dict().items()},
+                    "opt": member_optimizer_state(opt, e, model)}
             out.append(res | score(model, kind, task, target, s, cfg))
     share = {"seconds": timer.wall / len(seeds), "cpu_seconds": timer.cpu / len(seeds)}
     return [r | share for r in out]
