@@ -152,6 +152,11 @@ def test_run_then_judge(tmp_path):
     runs = res.frame("runs")
     assert len(runs) == 2 * 2 + 1 and set(runs.task) == {"kl", "ml"}
     assert runs[runs.task == "ml"].kl_p_q_fine.notna().all()
+    # density matching is judged under the finer solve; a planar flow has no solver
+    kl = runs[runs.task == "kl"]
+    assert kl.kl_q_p.notna().all() and kl.kl_q_p_train_solve.notna().all()
+    planar = kl[kl.kind == "planar"]
+    assert (planar.kl_q_p == planar.kl_q_p_train_solve).all()
     assert "ml_two_circles_cnf2_seed0_density" in res.arrays("pictures")
     with StageOutputs("chen", "cnf", "T", data_root=tmp_path / "out",
                       figure_root=tmp_path / "fig") as so:
@@ -217,3 +222,39 @@ def test_claims_name_runs_that_trained_on():
     assert "Trained on after failing at first" in note
     assert "cnf 32 on two_circles, seed 1 (final KL 18.7 →" in note
     assert "Failed runs" not in note
+
+
+@pytest.mark.parametrize("kind,task", [("planar", "kl"), ("cnf", "kl"), ("cnf", "ml")])
+def test_seeds_side_by_side_train_as_each_alone(kind, task):
+    """train_seeds (the seeds of one flow batched) gives each seed the run train_job gives
+    it alone: the same readings and stop, the same final losses (to float32 rounding)."""
+    cfg = replace(experiment.read_config(params("cnf", "tiny")), max_iterations=6,
+                  eval_every=2, picture_samples=50, grid=8, test_batch=64, eval_batch=64)
+    cfg = replace(cfg, ml=replace(cfg.ml, iterations=4, batch=32))
+    size = 2 if task == "kl" else cfg.ml.size
+    side = experiment.train_seeds(task, "two_circles", kind, size, [0, 1], cfg)
+    for seed, got in zip([0, 1], side, strict=True):
+        alone = experiment.train_job(task, "two_circles", kind, size, seed, cfg)
+        assert (got["seed"], got["iterations"], got["stop_reason"]) == \
+            (seed, alone["iterations"], alone["stop_reason"])
+        assert [h["iteration"] for h in got["history"]] == \
+            [h["iteration"] for h in alone["history"]]
+        for key in ("initial_loss", "kl_q_p") + (("nll",) if task == "ml" else ()):
+            assert got[key] == pytest.approx(alone[key], rel=1e-4, abs=1e-4), key
+
+
+def test_claims_carry_the_density_matching_solver_check():
+    res = _cnf(*GOOD_DM, ML_OK)
+    runs = res.frame("runs")
+    runs["kl_q_p_train_solve"] = runs.final_loss
+    bad = (runs.task == "kl") & (runs.kind == "cnf") & (runs["size"] == 32) \
+        & (runs.target == "two_moons") & (runs.seed == 2)
+    runs.loc[bad, "kl_q_p_train_solve"] = runs.loc[bad, "final_loss"] - 1.25
+    res = Results(frames={"runs": runs, "history": res.frame("history")},
+                  records={"targets": res.record("targets")})
+    note = claims.claim.by_id(res, "cnf_beats_planar_density_matching").note
+    assert "Solver check" in note and "at most 1.2 (" in note
+    assert "M = 32 on two_moons, seed 2" in note
+    # the maximum-likelihood claim has its own solver check, not density matching's
+    ml_note = claims.claim.by_id(res, "cnf_samples_follow_target").note
+    assert "training solve differs" not in ml_note

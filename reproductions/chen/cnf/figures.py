@@ -118,6 +118,10 @@ def write(res: Results, out: StageOutputs) -> None:
         f"{cfg['seeds']}, trained side by side (each seed with its own weights, batches, "
         "Adam moments, learning rate and plateau, as alone; the arithmetic batched: the "
         "runs' CPU seconds are the group's, split evenly)"
+        + (f"; the final KL(q‖p) of a CNF is measured under a {cfg['fine_factor']}× finer "
+           "solve (kl_q_p; the training solve's: kl_q_p_train_solve), since a CNF trained "
+           "on a coarse solve can learn a field whose coarse log-density is wrong"
+           if "fine_factor" in cfg else "")
         + (f"; a run whose final KL is above {cfg['fail_ratio']:g}× the median of its "
            f"siblings' (the other seeds) failed and trains on from where it stopped, the "
            f"learning rate restored, to {cfg['retry_iterations']} iterations with patience "
