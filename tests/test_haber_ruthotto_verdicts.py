@@ -310,6 +310,11 @@ ARCH_CASES = [
          lambda: _res(levels=_levels(
              acc=lambda a, s: (0.99 if s else 0.83) if a == "resnet" else 0.9)),
          "the antisymmetric net comparable and faster; the ResNet's part undecided"),
+    Case("multilevel_matches_direct_faster", "inconclusive",
+         lambda: _res(levels=_levels(
+             acc=lambda a, s: 0.8 if a == "resnet" else (0.99 if s else 0.83))),
+         "the ResNet 10 pp worse beyond the noise, the antisymmetric net undecided and "
+         "faster: it could still be comparable, which would make the claim partly"),
     Case("multilevel_matches_direct_faster", "not reproduced",
          lambda: _res(levels=_levels(acc=0.5)),
          "multi-level stuck at the majority class: the subject below its floor"),
@@ -392,3 +397,18 @@ def test_claims_on_trained_cells_name_a_cell_that_stopped_at_its_cap():
                 "stable_archs_comparable_accuracy"):
         assert f"Not converged: hamiltonian N={n}" in arch.claim.by_id(res, cid).note, cid
     assert "Not converged" not in arch.claim.by_id(res, "resnet_gradients_unbounded").note
+
+
+def test_accuracy_gap_with_unknown_noise_decides_nothing():
+    """One seed per side: the noise of an accuracy gap is unknown, so neither
+    "comparable" nor "worse" is decided, however small or large the gap."""
+    import math
+
+    from nnde.claims import Comparison
+    from reproductions.haber_ruthotto.architectures.claims import _acc_status
+
+    for gap in (0.0, -0.01, -0.3):
+        assert _acc_status(Comparison(gap, math.nan, 0.0, 1)) == "undecided"
+    assert _acc_status(Comparison(-0.01, 0.005, 0.0, 3)) == "ok"
+    assert _acc_status(Comparison(-0.2, 0.01, 0.0, 3)) == "bad"
+    assert _acc_status(Comparison(-0.04, 0.02, 0.0, 3)) == "undecided"

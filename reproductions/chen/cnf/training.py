@@ -76,7 +76,8 @@ def train_seeds(task: str, target_name: str, kind: str, size: int, seeds, cfg) -
         flows = Stacked(models)
         vgens = [torch.Generator().manual_seed(10_000 + s) for s in seeds]
         if task == "kl":
-            lr, iterations, plateau = cfg.lr, cfg.max_iterations, cfg.plateau
+            lr, plateau = cfg.lr, cfg.plateau
+            iterations = max(cfg.max_iterations, cfg.eval_every)  # as train_job's
             val = torch.stack([torch.randn(cfg.eval_batch, 2, generator=g) for g in vgens])
 
             def loss(data, active):  # KL(q‖p) on base noise (E, B, 2)

@@ -28,8 +28,10 @@ def flow_step(kind: str, members: int, mode: str, size: int = SIZE,
     if kind not in KINDS or mode not in MODES or members < 1:
         raise ValueError(f"kind {kind!r} (one of {KINDS}), mode {mode!r} (one of {MODES}), "
                          f"members {members!r} (>= 1)")
-    from nnde.models import flows
-
+    try:
+        from nnde.models import flows
+    except ImportError as exc:  # a checkout from before the flows
+        raise NotImplementedError(f"this checkout has no flows: {exc}") from None
     if mode == "side_by_side" and not hasattr(flows, "Stacked"):
         raise NotImplementedError("this checkout has no stacked flows")
     models = []
