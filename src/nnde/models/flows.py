@@ -240,9 +240,7 @@ class CNF(nn.Module):
         steps, method = steps or self.steps, method or self.method
         tab = getattr(METHODS.get(method), "tableau", None)
         if tab is not None:  # the stage times of a fixed-step Runge–Kutta solve
-            h = (t1 - t0) / steps
-            self.field.prepare([t0 + h * (k + c) for k in range(steps) for c in tab.c], s0,
-                               sign)
+            self.field.prepare(_stage_times(t0, t1, steps, tab), s0, sign)
         try:
             return solve(self._augmented(sign), s0, t0, t1, steps, method,
                          trajectory=trajectory)
@@ -334,21 +332,10 @@ class Stacked:
         members = list(members)
         if not members:
             raise ValueError("Stacked needs at least one flow")
-        first = members[0]
-        if isinstance(first, PlanarFlow):
-            same = all(isinstance(m, PlanarFlow) and m.w.shape == first.w.shape
-                       for m in members)
-        elif isinstance(first, CNF):
-            key = (first.field.width, first.field.dim, first.field.scale, first.method,
-                   first.steps, first.t1, first.base_std,
-                   [tuple(q.shape) for q in first.parameters()])
-            same = all(isinstance(m, CNF) and key == (
-                m.field.width, m.field.dim, m.field.scale, m.method, m.steps, m.t1,
-                m.base_std, [tuple(q.shape) for q in m.parameters()]) for m in members)
-        else:
+        if not isinstance(members[0], (PlanarFlow, CNF)):
             raise TypeError(f"Stacked stacks PlanarFlow or CNF members, not "
-                            f"{type(first).__name__}")
-        if not same:
+                            f"{type(members[0]).__name__}")
+        if len({_signature(m) for m in members}) != 1:
             raise ValueError("Stacked members must be flows of one kind, size and "
                              "solver settings")
         self.members = members
@@ -383,6 +370,22 @@ class Stacked:
         s0 = torch.cat([x, x.new_zeros(x.shape[:-1] + (1,))], -1)
         s = _cnf_stacked_solve(ms, s0, ms[0].t1, 0.0, 1.0)
         return ms[0].base_log_prob(s[..., :-1]) + s[..., -1]
+
+
+def _signature(m) -> tuple:
+    """What flows stacked together must share: kind, parameter shapes and, for a CNF,
+    its field's settings and its solver's."""
+    shapes = tuple(tuple(q.shape) for q in m.parameters())
+    if isinstance(m, CNF):
+        f = m.field
+        return ("cnf", shapes, f.width, f.dim, f.scale, m.method, m.steps, m.t1, m.base_std)
+    return (type(m).__name__, shapes)
+
+
+def _stage_times(t0: float, t1: float, steps: int, tab) -> list[float]:
+    """The stage times of a fixed-step Runge–Kutta solve with Butcher table ``tab``."""
+    h = (t1 - t0) / steps
+    return [t0 + h * (k + c) for k in range(steps) for c in tab.c]
 
 
 def _planar_stacked(ms, z):
@@ -424,8 +427,7 @@ def _cnf_stacked_solve(ms, s0, t0: float, t1: float, sign: float):
         raise ValueError(f"stacked CNFs need an explicit Runge–Kutta method with fixed "
                          f"steps, not {cnf.method!r} with steps={cnf.steps!r}")
     tab = m.tableau
-    h = (t1 - t0) / cnf.steps
-    ts = sorted({round(t0 + h * (k + c), 9) for k in range(cnf.steps) for c in tab.c})
+    ts = sorted({round(t, 9) for t in _stage_times(t0, t1, cnf.steps, tab)})
     tt = torch.tensor(ts, dtype=s0.dtype, device=s0.device).unsqueeze(-1)
     field = cnf.field
     w, u, b = field._split(_hyper_stacked(ms, tt))  # (E, T, M, d), …, (E, T, M)
