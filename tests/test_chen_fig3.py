@@ -62,6 +62,12 @@ def _probe(changes):
     return pd.DataFrame(rows)
 
 
+def _curves(curves):
+    """A probe with seed s's forward NFE after each epoch as given in curves[s]."""
+    return pd.DataFrame([{"seed": sd, "epoch": e + 1, "nfe_forward": v, "nfe_backward": 10}
+                         for sd, c in enumerate(curves) for e, v in enumerate(c)])
+
+
 CASES = [
     Case("nfe_grows_with_tolerance", "reproduced", lambda: _res()),
     Case("nfe_grows_with_tolerance", "not reproduced",
@@ -88,6 +94,15 @@ CASES = [
          "constant in every seed"),
     Case("nfe_grows_in_training", "inconclusive", lambda: _res(probe=_probe([12, -6, -4])),
          "one seed grows, two fall: within the seed spread"),
+    Case("nfe_grows_in_training", "reproduced",
+         lambda: _res(probe=_curves([
+             [20, 20, 20, 26, 26, 26, 26, 20], [20, 20, 26, 26, 26, 26, 26, 26],
+             [20, 20, 20, 20, 26, 26, 26, 26]])),
+         "seed 0 steps back to 20 in its last epoch only: the trend over the epochs, not "
+         "the last reading"),
+    Case("nfe_grows_in_training", "not reproduced",
+         lambda: _res(probe=_curves([[20, 26] * 4, [26, 20] * 4, [20, 26, 20, 26] * 2])),
+         "a step back and forth with no trend: the quarters' means do not grow"),
 ]
 test_verdict_cases = verdict_test(claims.claim, CASES)
 

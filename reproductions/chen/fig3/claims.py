@@ -3,6 +3,8 @@ trained ODE-Net and the per-epoch probe of its training run."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -124,13 +126,18 @@ def backward_half_forward(res: Results):
 
 @claim
 def nfe_grows_in_training(res: Results):
-    """Fig. 3d: the forward NFE increases during training. Ours: per seed, the probe's
-    NFE after the last epoch minus after the first; their mean over every seed's
-    ODE-Net above 0 beyond 2 SE of the seed spread (below it: not reproduced; within:
-    inconclusive, unless every seed changed by the same amount)."""
+    """Fig. 3d: the forward NFE increases during training (a trend over the epochs).
+    Ours: per seed, the mean probe NFE over the last quarter of the epochs minus that
+    over the first quarter (the NFE moves in whole dopri5 steps, 6 evaluations, and can
+    step back and forth between epochs, so one epoch at each end is a noisy reading of
+    the trend); their mean over every seed's ODE-Net above 0 beyond 2 SE of the seed
+    spread (below it: not reproduced; within: inconclusive, unless every seed changed by
+    the same amount)."""
     hist, others = probe(res)
     allp = pd.concat([hist, others]).sort_values(["seed", "epoch"])
-    ends = allp.groupby("seed").nfe_forward.agg(["first", "last"])
+    ends = allp.groupby("seed").nfe_forward.agg(
+        first=lambda v: _window(v, first=True), last=lambda v: _window(v, first=False),
+        epochs="size")
     change = (ends["last"] - ends["first"]).tolist()
     c = compare(change, 0.0)
     same = len(change) > 1 and len(set(change)) == 1
@@ -139,10 +146,12 @@ def nfe_grows_in_training(res: Results):
         "nfe_grows_in_training",
         "The forward NFE increases during training (Fig. 3d)",
         paper="NFE grows over training epochs (trained at tolerance 1e-3)",
-        ours="probe NFE, first → last epoch: " + "; ".join(
-            f"seed {sd}: {int(r['first'])} → {int(r['last'])}" for sd, r in ends.iterrows()),
-        rule="mean over seeds of NFE(last epoch) − NFE(first epoch) > 0 beyond 2 SE of the "
-        "seed spread; Fig. 3d",
+        ours="mean probe NFE, first → last quarter of the epochs: " + "; ".join(
+            f"seed {sd}: {fmt(r['first'], 3)} → {fmt(r['last'], 3)} "
+            f"({_quarter(int(r['epochs']))} of {int(r['epochs'])} epochs each)"
+            for sd, r in ends.iterrows()),
+        rule="mean over seeds of [mean NFE over the last quarter of the epochs − over the "
+        "first quarter] > 0 beyond 2 SE of the seed spread; Fig. 3d (NFE against epoch)",
         passed=c.exceeds(0),
         decided=c.decided or same,
         subject="the ODE-Nets of the Table 1 run",
@@ -152,6 +161,17 @@ def nfe_grows_in_training(res: Results):
         + ("" if c.exceeds(0) else " The learned dynamics did not become harder to solve "
            "at the probe tolerance over this training run."),
     )
+
+
+def _quarter(n: int) -> int:
+    """Epochs in a quarter of ``n`` (at least one)."""
+    return max(1, math.ceil(n / 4))
+
+
+def _window(v: pd.Series, first: bool) -> float:
+    """Mean of the first (or last) quarter of a seed's per-epoch probe NFE."""
+    k = _quarter(len(v))
+    return float(v.iloc[:k].mean() if first else v.iloc[-k:].mean())
 
 
 def ratio_conditions(sweep: pd.DataFrame, hist: pd.DataFrame) -> str:
