@@ -169,3 +169,123 @@ def test_1d_response_recorder_and_bad_dims():
     assert abs(stds[0] - float(expect)) < 1e-5
     with pytest.raises(ValueError, match="dims"):
         cifar_net("plain", 8, dims=3)
+
+
+# ----------------------------------------------------------- the channels-last 1-D layers
+@pytest.mark.parametrize("stride", [1, 2])
+def test_signal_conv_and_batchnorm_equal_conv1d_and_batchnorm1d(stride):
+    """The 1-D nets' layers run as one-row channels-last 2-D kernels: the same outputs,
+    input and weight gradients and running statistics as Conv1d and BatchNorm1d."""
+    from nnde.models.he import SignalBatchNorm, SignalConv
+
+    torch.manual_seed(0)
+    ref_c, ref_b = nn.Conv1d(6, 10, 3, stride=stride, padding=1, bias=False), nn.BatchNorm1d(10)
+    fast_c, fast_b = SignalConv(6, 10, 3, stride=stride, padding=1, bias=False), SignalBatchNorm(10)
+    fast_c.load_state_dict(ref_c.state_dict())
+    for m in (ref_b, fast_b):  # a non-trivial affine part
+        m.weight.data = torch.linspace(0.5, 1.5, 10)
+        m.bias.data = torch.linspace(-1, 1, 10)
+    x = torch.randn(7, 6, 20, dtype=torch.float64)
+    for m in (ref_c, ref_b, fast_c, fast_b):
+        m.double()
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = ref_b(ref_c(xa)), fast_b(fast_c(xb))
+    assert yb.shape == ya.shape == (7, 10, 20 // stride)
+    torch.testing.assert_close(yb, ya)
+    w = torch.randn_like(ya)
+    (ya * w).sum().backward()
+    (yb * w).sum().backward()
+    torch.testing.assert_close(xb.grad, xa.grad)
+    torch.testing.assert_close(fast_c.weight.grad, ref_c.weight.grad)
+    torch.testing.assert_close(fast_b.weight.grad, ref_b.weight.grad)
+    torch.testing.assert_close(fast_b.running_mean, ref_b.running_mean)
+    torch.testing.assert_close(fast_b.running_var, ref_b.running_var)
+    ref_b.eval(), fast_b.eval()
+    torch.testing.assert_close(fast_b(fast_c(x)), ref_b(ref_c(x)))
+    with pytest.raises(ValueError, match="expected 2D or 3D"):
+        fast_b(torch.randn(2, 10, 1, 1, 1))
+
+
+def test_1d_net_trains_the_same_with_channels_last_layers():
+    """A whole 1-D residual net: one SGD step gives the same loss and weights as the same
+    net built from plain Conv1d/BatchNorm1d layers."""
+    from nnde.models import he
+
+    torch.manual_seed(1)
+    fast = cifar_net("residual", 8, in_channels=1, dims=1).double()
+    slow = cifar_net("residual", 8, in_channels=1, dims=1).double()
+    slow.load_state_dict(fast.state_dict())
+    for name, m in list(slow.named_modules()):  # swap in the reference layers
+        if isinstance(m, he.SignalConv):
+            ref = nn.Conv1d(m.in_channels, m.out_channels, 3, m.stride, 1, bias=False).double()
+            ref.weight.data.copy_(m.weight.data)
+        elif isinstance(m, he.SignalBatchNorm):
+            ref = nn.BatchNorm1d(m.num_features).double()
+            ref.load_state_dict(m.state_dict())
+        else:
+            continue
+        parent, _, leaf = name.rpartition(".")
+        setattr(slow.get_submodule(parent) if parent else slow, leaf, ref)
+    assert not any(isinstance(m, (he.SignalConv, he.SignalBatchNorm)) for m in slow.modules())
+    x, y = torch.randn(16, 1, 40, dtype=torch.float64), torch.randint(0, 10, (16,))
+    for net in (fast, slow):
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        for _ in range(2):
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+    for (n, p), q in zip(fast.state_dict().items(), slow.state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, msg=n)
+
+
+# ------------------------------------------------------------------- nets side by side
+@pytest.mark.parametrize("kind,dims", [("residual", 1), ("plain", 1), ("residual", 2)])
+def test_side_by_side_nets_compute_each_member_as_alone(kind, dims):
+    """CifarNet.side_by_side: member e's logits, gradients and BatchNorm statistics are
+    those of net e on its own input; write_back returns the (changed) weights."""
+    torch.manual_seed(0)
+    nets = [cifar_net(kind, 14, 2, 5, dims=dims, widths=(4, 8, 8)).double() for _ in range(3)]
+    copies = [cifar_net(kind, 14, 2, 5, dims=dims, widths=(4, 8, 8)).double() for _ in nets]
+    for c, m in zip(copies, nets, strict=True):
+        c.load_state_dict(m.state_dict())
+    big = CifarNet.side_by_side(nets)
+    assert big.members == 3 and count_parameters(big) == 3 * count_parameters(nets[0])
+    shape = (6, 2, 40) if dims == 1 else (6, 2, 8, 8)
+    xs = [torch.randn(*shape, dtype=torch.float64) for _ in nets]
+    out = big(torch.cat(xs, 1))
+    ref = torch.stack([m(x) for m, x in zip(nets, xs, strict=True)], 1)
+    assert out.shape == (6, 3, 5)
+    torch.testing.assert_close(out, ref)
+    w = torch.randn_like(out)
+    (out * w).sum().backward()
+    (ref * w).sum().backward()
+    with torch.no_grad():  # a step on the side-by-side net, then back into the members
+        for p in big.parameters():
+            p -= 0.1 * p.grad
+    big.write_back(nets)
+    for m, c in zip(nets, copies, strict=True):
+        for (name, p), q in zip(m.named_parameters(), c.parameters(), strict=True):
+            torch.testing.assert_close(p, q - 0.1 * p.grad, msg=name)
+        for name, b in m.named_buffers():  # the training pass's BatchNorm statistics
+            if "running" in name:
+                assert not torch.equal(b, dict(c.named_buffers())[name]), name
+    big.eval()
+    for m in nets:
+        m.eval()
+    torch.testing.assert_close(big(torch.cat(xs, 1)),
+                               torch.stack([m(x) for m, x in zip(nets, xs, strict=True)], 1))
+
+
+def test_side_by_side_rejects_nets_of_different_shapes():
+    a, b = cifar_net("residual", 8, 1, dims=1), cifar_net("residual", 14, 1, dims=1)
+    with pytest.raises(ValueError, match="one kind, depth"):
+        CifarNet.side_by_side([a, b])
+    with pytest.raises(ValueError, match="one kind, depth"):
+        CifarNet.side_by_side([a, cifar_net("plain", 8, 1, dims=1)])
+    with pytest.raises(ValueError, match="non-empty"):
+        CifarNet.side_by_side([])
+    big = CifarNet.side_by_side([a, a])
+    with pytest.raises(ValueError, match="3 nets for 2 members"):
+        big.write_back([a, a, a])
+    with pytest.raises(ValueError, match="members"):
+        CifarNet(1, True, members=0)

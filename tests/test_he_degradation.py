@@ -86,6 +86,48 @@ def test_stage_runs_to_the_plateau_on_mnist1d_and_is_deterministic(mnist1d_file)
             assert all(m in c.note for m in mentioned)
 
 
+def test_seeds_side_by_side_train_as_each_alone(mnist1d_file):
+    """train_seeds (one grouped net for all seeds) gives every seed the records, errors,
+    response stds and schedule that train_one gives it alone: the same initial weights,
+    batches, shifts, evaluation subset and SGD steps."""
+    p = small_cfg(mnist1d_path=mnist1d_file, seeds=[0, 1, 2], plateau=None, max_epochs=None,
+                  iterations=9, lr_drops=[6], augment="shift", pad=2,
+                  train_eval_subset=40, batch_size=32)
+    cfg = experiment.read_config(p)
+    assert training.side_by_side_ok(cfg, 8)
+    data = training.load_data(cfg)
+    data = (*data[:2], data[2][:150], data[3][:150], *data[4:])
+    together = training.train_seeds("residual", 8, (0, 1, 2), cfg, data)
+    for seed, got in zip((0, 1, 2), together, strict=True):
+        alone = training.train_one("residual", 8, seed, cfg, data)
+        assert got["seed"] == seed and got["params"] == alone["params"]
+        assert got["lr_changes"] == alone["lr_changes"] == [(1, 0.1), (7, pytest.approx(0.01))]
+        a, b = pd.DataFrame(got["records"]), pd.DataFrame(alone["records"])
+        assert list(a.columns) == list(b.columns) and len(a) == 3  # 9 iterations, 3 epochs
+        pd.testing.assert_frame_equal(a, b, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got["stds"], alone["stds"], rtol=1e-4)
+        for k in ("final_train_loss", "final_train_error", "final_test_error"):
+            assert got["summary"][k] == pytest.approx(alone["summary"][k], rel=1e-4), k
+        for k in ("iterations", "epochs_run", "stop_reason", "converged", "n_test"):
+            assert got["summary"][k] == alone["summary"][k], k
+    # the seeds really differ from one another (no member copied into the others)
+    assert len({r["records"][-1]["train_loss"] for r in together}) == 3
+
+
+def test_side_by_side_is_not_used_where_it_would_change_the_training():
+    """A warm-up (a per-net learning rate), a plateau criterion or a GPU: one job per seed."""
+    cfg = experiment.read_config(small_cfg(seeds=[0, 1]))  # plateau
+    assert not training.side_by_side_ok(cfg, 8)
+    assert all(len(j[2]) == 1 for j in experiment.jobs(cfg))
+    fixed = dataclasses.replace(cfg, plateau=None, iterations=6, lr_drops=(3,),
+                                warmup_depths=(14,))
+    assert training.side_by_side_ok(fixed, 8) and not training.side_by_side_ok(fixed, 14)
+    assert not training.side_by_side_ok(dataclasses.replace(fixed, device="cuda"), 8)
+    assert sorted(experiment.jobs(fixed)) == sorted(
+        [("plain", 8, (0, 1)), ("residual", 8, (0, 1)), ("plain", 14, (0,)),
+         ("plain", 14, (1,)), ("residual", 14, (0,)), ("residual", 14, (1,))])
+
+
 def test_results_round_trip_gives_the_same_claims(mnist1d_file, tmp_path):
     """The run step's saved tables give the judge the verdicts and numbers of the
     in-memory tables they were written from; the judge writes today's outputs."""

@@ -220,3 +220,30 @@ def test_max_threads_caps_the_available_cores(monkeypatch):
     assert train.available_cores() == n
     monkeypatch.setenv("NNDE_MAX_THREADS", "lots")  # not a count: ignored
     assert train.available_cores() == n
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop"])
+def test_make_optimizer_multi_tensor_update_equals_the_per_tensor_loop(name):
+    """make_optimizer uses torch's foreach kernels: the same steps as the default loop."""
+    from nnde.train import make_optimizer
+
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double()
+    b = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double()
+    b.load_state_dict(a.state_dict())
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=0.05, optimizer=name, momentum=0.9,
+                      weight_decay=1e-3)
+    fast = make_optimizer(a, cfg)
+    kw = {"lr": 0.05, "weight_decay": 1e-3, "foreach": False}
+    slow = {"sgd": lambda p: torch.optim.SGD(p, momentum=0.9, **kw),
+            "adam": lambda p: torch.optim.Adam(p, **kw),
+            "rmsprop": lambda p: torch.optim.RMSprop(p, **kw)}[name](b.parameters())
+    assert fast.defaults["foreach"] is True
+    x, y = torch.randn(16, 5, dtype=torch.float64), torch.randn(16, 3, dtype=torch.float64)
+    for _ in range(5):
+        for net, opt in ((a, fast), (b, slow)):
+            opt.zero_grad()
+            nn.functional.mse_loss(net(x), y).backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q)

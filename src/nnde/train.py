@@ -243,13 +243,18 @@ class History:
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``cfg``, updating all parameters with one multi-tensor (foreach)
+    kernel per operation: the same update as the per-tensor loop, which torch picks on
+    CPUs by default and which costs ~1 ms a step for a net of a hundred tensors."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
+                               weight_decay=cfg.weight_decay, foreach=True)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                foreach=True)
+    return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                               foreach=True)
 
 
 @torch.no_grad()

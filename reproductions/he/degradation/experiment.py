@@ -25,7 +25,7 @@ from nnde.stage import get_choice, get_list, get_number, get_threads, positive_i
 from nnde.train import Plateau
 
 from . import PAPER, STAGE
-from .training import load_data, train_one
+from .training import load_data, side_by_side_ok, train_seeds
 
 DATASETS = ("mnist1d", "digits", "cifar10")
 AUGMENTS = ("none", "crop_flip", "shift")
@@ -178,9 +178,17 @@ def read_config(p: Mapping) -> Config:
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
 
 
-def jobs(cfg: Config) -> list[tuple[str, int, int]]:
-    """Every (kind, depth, seed) to train, the deepest first (for the process pool)."""
-    out = [(k, d, s) for k in KINDS for d in getattr(cfg, f"{k}_depths") for s in cfg.seeds]
+def jobs(cfg: Config) -> list[tuple[str, int, tuple[int, ...]]]:
+    """Every (kind, depth, seeds) to train, the deepest first (for the process pool): all
+    seeds of a kind and depth as one side-by-side job where :func:`train_seeds` can train
+    them so, one job per seed otherwise (e.g. on a GPU, or with a warm-up)."""
+    out = []
+    for k in KINDS:
+        for d in getattr(cfg, f"{k}_depths"):
+            if side_by_side_ok(cfg, d):
+                out.append((k, d, tuple(cfg.seeds)))
+            else:
+                out += [(k, d, (s,)) for s in cfg.seeds]
     return sorted(out, key=lambda j: (-j[1], j[2], KINDS.index(j[0])))
 
 
@@ -190,8 +198,9 @@ def train_all(cfg: Config, data=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     (kind, depth, seed) (final errors, epochs run, convergence, times)."""
     todo = jobs(cfg)
     data = data if data is not None else load_data(cfg)
-    results = map_jobs(train_one, [(*j, cfg, data, cfg.workers) for j in todo],
-                       cfg.workers, cfg.threads)
+    results = [r for group in map_jobs(train_seeds, [(*j, cfg, data, cfg.workers)
+                                                     for j in todo], cfg.workers, cfg.threads)
+               for r in group]
     hist, resp, runs = [], [], []
     for r in results:
         key = {"kind": r["kind"], "depth": r["depth"], "seed": r["seed"], "params": r["params"]}

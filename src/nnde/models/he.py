@@ -76,9 +76,47 @@ def depth_to_n(depth: int) -> int:
     return (depth - 2) // 6
 
 
-def _conv3x3(cin: int, cout: int, stride: int = 1, dims: int = 2) -> nn.Module:
+class SignalConv(nn.Conv1d):
+    """A Conv1d that runs as a one-row 2-D convolution on a channels-last layout:
+    ``(B, C, L)`` is viewed as ``(B, C, 1, L)`` with the channels innermost in memory, which
+    oneDNN's CPU kernels run about a quarter faster than Conv1d at the small widths of the
+    1-D nets. The same weights ``(out, in, k)``, the same outputs ``(B, out, L')`` (a
+    channels-last view; every op downstream accepts it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3 or self.padding_mode != "zeros":
+            return super().forward(x)
+        x4 = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        y = F.conv2d(x4, self.weight.unsqueeze(2), self.bias, (1, self.stride[0]),
+                     (0, self.padding[0]), (1, self.dilation[0]), self.groups)
+        return y.squeeze(2)
+
+
+class SignalBatchNorm(nn.BatchNorm1d):
+    """BatchNorm1d on ``(B, C, L)`` run as BatchNorm2d on the one-row channels-last view
+    :class:`SignalConv` produces (its fast CPU path); the same statistics, parameters and
+    running averages."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3:
+            return super().forward(x)
+        return super().forward(x.unsqueeze(2)).squeeze(2)
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() not in (2, 3, 4):
+            raise ValueError(f"expected 2D or 3D input (got {x.dim()}D input)")
+
+
+def _conv3x3(cin: int, cout: int, stride: int = 1, dims: int = 2, groups: int = 1) -> nn.Module:
     # No bias: the BN that follows has its own shift.
-    return torch_layers(dims).conv(cin, cout, 3, stride=stride, padding=1, bias=False)
+    if dims == 1:
+        return SignalConv(cin, cout, 3, stride=stride, padding=1, bias=False, groups=groups)
+    return torch_layers(dims).conv(cin, cout, 3, stride=stride, padding=1, bias=False,
+                                   groups=groups)
+
+
+def _batchnorm(channels: int, dims: int) -> nn.Module:
+    return SignalBatchNorm(channels) if dims == 1 else torch_layers(dims).batchnorm(channels)
 
 
 class OptionAShortcut(nn.Module):
@@ -87,20 +125,26 @@ class OptionAShortcut(nn.Module):
 
     Shapes: ``(B, cin, H, W) → (B, cout, ⌈H/s⌉, ⌈W/s⌉)``, and for signals
     ``(B, cin, L) → (B, cout, ⌈L/s⌉)`` (every dimension after the channels is subsampled);
-    the identity when ``s = 1`` and ``cout = cin``."""
+    the identity when ``s = 1`` and ``cout = cin``. With ``members`` > 1 the channels are
+    that many nets' side by side (``cin`` and ``cout`` per net), each padded in its own
+    block: ``(B, members·cin, …) → (B, members·cout, …)``."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1):
+    def __init__(self, cin: int, cout: int, stride: int = 1, members: int = 1):
         super().__init__()
         if cout < cin:
             raise ValueError(f"option-A shortcut cannot reduce channels ({cin} → {cout})")
-        self.cin, self.cout, self.stride = cin, cout, stride
+        self.cin, self.cout, self.stride, self.members = cin, cout, stride, members
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.ndim - 2
         if self.stride != 1:
             x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * spatial]
         if self.cout != self.cin:
-            x = F.pad(x, (0, 0) * spatial + (0, self.cout - self.cin))
+            if self.members == 1:
+                x = F.pad(x, (0, 0) * spatial + (0, self.cout - self.cin))
+            else:
+                x = x.unflatten(1, (self.members, self.cin))
+                x = F.pad(x, (0, 0) * spatial + (0, self.cout - self.cin)).flatten(1, 2)
         return x
 
 
@@ -111,14 +155,16 @@ class BasicBlock(nn.Module):
     ``bn2``'s output is the block's second "layer response" (after BN, before the addition
     and the ReLU); ``bn1``'s output is the first (before its ReLU)."""
 
-    def __init__(self, cin: int, cout: int, stride: int, residual: bool, dims: int = 2):
+    def __init__(self, cin: int, cout: int, stride: int, residual: bool, dims: int = 2,
+                 members: int = 1):
         super().__init__()
-        self.conv1 = _conv3x3(cin, cout, stride, dims)
-        self.bn1 = torch_layers(dims).batchnorm(cout)
-        self.conv2 = _conv3x3(cout, cout, dims=dims)
-        self.bn2 = torch_layers(dims).batchnorm(cout)
+        e = members  # nets side by side: e times the channels, e groups
+        self.conv1 = _conv3x3(e * cin, e * cout, stride, dims, groups=e)
+        self.bn1 = _batchnorm(e * cout, dims)
+        self.conv2 = _conv3x3(e * cout, e * cout, dims=dims, groups=e)
+        self.bn2 = _batchnorm(e * cout, dims)
         self.residual = residual
-        self.shortcut = OptionAShortcut(cin, cout, stride) if residual else None
+        self.shortcut = OptionAShortcut(cin, cout, stride, members) if residual else None
 
     def residual_function(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
@@ -135,24 +181,37 @@ class CifarNet(nn.Module):
 
     Input ``(B, in_channels, H, W)`` (``dims=2``) or ``(B, in_channels, L)`` (``dims=1``)
     → logits ``(B, num_classes)``; H, W, L divisible by 4 keep every stage's maps exact
-    (32/16/8 on CIFAR-10, 8/4/2 on the 8×8 digits, 40/20/10 on MNIST-1D)."""
+    (32/16/8 on CIFAR-10, 8/4/2 on the 8×8 digits, 40/20/10 on MNIST-1D).
+
+    ``members`` > 1 makes one module of that many nets of this shape side by side (see
+    :meth:`side_by_side`): every layer holds the members' channels one block after the
+    other and convolves them in groups, so net ``e`` sees only its own channels and
+    weights. Input ``(B, members·in_channels, …)``, member e's signals in its block;
+    output ``(B, members, num_classes)``. Each member's outputs, gradients and BatchNorm
+    statistics are those it has alone; one computation serves all."""
 
     def __init__(self, n: int, residual: bool, in_channels: int = 3, num_classes: int = 10,
-                 widths: tuple[int, int, int] = WIDTHS, dims: int = 2):
+                 widths: tuple[int, int, int] = WIDTHS, dims: int = 2, members: int = 1):
         super().__init__()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise ValueError(f"members must be an integer >= 1, got {members!r}")
         self.n, self.residual, self.dims = n, residual, check_dims(dims)
-        self.conv = _conv3x3(in_channels, widths[0], dims=dims)
-        self.bn = torch_layers(dims).batchnorm(widths[0])
+        self.members, self.num_classes = members, num_classes
+        e = members
+        self.conv = _conv3x3(e * in_channels, e * widths[0], dims=dims, groups=e)
+        self.bn = _batchnorm(e * widths[0], dims)
         blocks, cin = [], widths[0]
         for i, w in enumerate(widths):
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(cin, w, stride, residual, dims))
+                blocks.append(BasicBlock(cin, w, stride, residual, dims, members))
                 cin = w
         self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(cin, num_classes)
+        # one linear map per member: a grouped 1×1 convolution of the pooled features
+        self.fc = (nn.Linear(cin, num_classes) if e == 1
+                   else nn.Conv1d(e * cin, e * num_classes, 1, groups=e))
         self._init()
 
     def _init(self) -> None:
@@ -173,7 +232,52 @@ class CifarNet(nn.Module):
         x = self.blocks(x)
         pool = F.adaptive_avg_pool2d if self.dims == 2 else F.adaptive_avg_pool1d
         x = pool(x, 1).flatten(1)
-        return self.fc(x)
+        if self.members == 1:
+            return self.fc(x)
+        return self.fc(x.unsqueeze(-1)).view(len(x), self.members, self.num_classes)
+
+    @classmethod
+    def side_by_side(cls, nets: list[CifarNet]) -> CifarNet:
+        """One module (``members = len(nets)``) holding copies of the weights and
+        BatchNorm statistics of ``nets`` (single nets of one shape); train it, then
+        :meth:`write_back` the results into the nets."""
+        first = nets[0] if nets else None
+        if first is None or any(not isinstance(m, CifarNet) or m.members != 1 for m in nets):
+            raise ValueError("side_by_side takes a non-empty list of single CifarNets")
+        shape = [tuple(p.shape) for p in first.parameters()]
+        for m in nets[1:]:
+            if (m.n, m.residual, m.dims) != (first.n, first.residual, first.dims) or \
+                    [tuple(p.shape) for p in m.parameters()] != shape:
+                raise ValueError("side_by_side needs nets of one kind, depth, widths and "
+                                 "input: build them with the same cifar_net arguments")
+        widths = (first.blocks[0].conv1.out_channels, first.blocks[first.n].conv1.out_channels,
+                  first.blocks[-1].conv1.out_channels)
+        big = cls(first.n, first.residual, first.conv.in_channels, first.num_classes,
+                  widths, first.dims, members=len(nets))
+        p0 = next(first.parameters())
+        big.to(device=p0.device, dtype=p0.dtype)
+        with torch.no_grad():
+            for (name, b), *ms in zip(big.named_modules(), *(m.modules() for m in nets),
+                                       strict=True):
+                for key, t in _member_tensors(b, name):
+                    t.copy_(torch.cat([_as_stacked(getattr(m, key), b, name) for m in ms]))
+                if isinstance(b, nn.modules.batchnorm._BatchNorm):
+                    b.num_batches_tracked.copy_(ms[0].num_batches_tracked)
+        return big
+
+    def write_back(self, nets: list[CifarNet]) -> None:
+        """Copy member e's weights and BatchNorm statistics into ``nets[e]``."""
+        if len(nets) != self.members:
+            raise ValueError(f"write_back: {len(nets)} nets for {self.members} members")
+        with torch.no_grad():
+            for (name, b), *ms in zip(self.named_modules(), *(m.modules() for m in nets),
+                                       strict=True):
+                for key, t in _member_tensors(b, name):
+                    for m, part in zip(ms, t.chunk(self.members), strict=True):
+                        getattr(m, key).copy_(part.reshape(getattr(m, key).shape))
+                if isinstance(b, nn.modules.batchnorm._BatchNorm):
+                    for m in ms:
+                        m.num_batches_tracked.copy_(b.num_batches_tracked)
 
     def response_layers(self) -> list[nn.Module]:
         """The BN layers whose outputs are the paper's "layer responses", in layer order:
@@ -182,6 +286,24 @@ class CifarNet(nn.Module):
         for b in self.blocks:
             out += [b.bn1, b.bn2]
         return out
+
+
+def _member_tensors(module: nn.Module, name: str):
+    """(attribute, tensor) of a side-by-side module whose first dimension holds the
+    members' blocks one after the other."""
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+        keys = ["weight"] + (["bias"] if module.bias is not None else [])
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        keys = ["weight", "bias", "running_mean", "running_var"]
+    else:
+        return []
+    return [(k, getattr(module, k)) for k in keys]
+
+
+def _as_stacked(t: torch.Tensor, big: nn.Module, name: str) -> torch.Tensor:
+    """A member's tensor in the shape of its block of the side-by-side module (a linear
+    layer's weight becomes a 1×1 convolution's)."""
+    return t.unsqueeze(-1) if name == "fc" and t.ndim == 2 and big.weight.ndim == 3 else t
 
 
 def cifar_net(kind: str, depth: int, in_channels: int = 3, num_classes: int = 10,
