@@ -289,3 +289,19 @@ def test_side_by_side_rejects_nets_of_different_shapes():
         big.write_back([a, a, a])
     with pytest.raises(ValueError, match="members"):
         CifarNet(1, True, members=0)
+
+
+def test_benchmark_modes_take_the_same_steps():
+    """nnde.bench.he_nets: torch's layers, the channels-last layers one by one and the
+    nets side by side train the same nets on the same batches (same losses)."""
+    from nnde.bench.he_nets import he_step
+
+    losses = {}
+    for mode in ("conv1d", "one_by_one", "side_by_side"):
+        step = he_step(8, 3, mode, batch=16)
+        losses[mode] = [step() for _ in range(3)]
+    for mode in ("one_by_one", "side_by_side"):
+        assert losses[mode] == pytest.approx(losses["conv1d"], rel=1e-4)
+    assert losses["conv1d"][0] != losses["conv1d"][2]  # the nets did learn something
+    with pytest.raises(ValueError, match="mode"):
+        he_step(8, 3, "grouped")
