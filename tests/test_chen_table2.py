@@ -206,6 +206,86 @@ def test_run_then_judge(tmp_path):
     assert (tmp_path / "out/chen/table2_solver_check.csv").exists()
 
 
+def test_latent_odes_side_by_side_train_as_each_alone():
+    """train_seeds (the latent ODEs' solves batched) gives every seed what train_job gives
+    it alone: readings, stop, best weights, test RMSE, and the optimiser state a continued
+    run starts from; the RNNs train one by one."""
+    from reproductions.chen.table2 import training
+
+    cfg = replace(experiment.read_config(params("table2", "tiny")), max_iterations=8,
+                  eval_every=2, seeds=(0, 1, 2))
+    data = experiment.make_data(cfg)
+    group = tuple(cfg.observed)
+    together = training.train_seeds("latent_ode", group, cfg.seeds, cfg, data)
+    assert [r["seed"] for r in together] == [0, 1, 2]
+    for got in together:
+        alone = training.train_job("latent_ode", group, got["seed"], cfg, data)
+        for k in ("iterations", "best_iteration", "converged", "stop_reason", "group"):
+            assert got[k] == alone[k], k
+        assert [h["iteration"] for h in got["history"]] == \
+            [h["iteration"] for h in alone["history"]]
+        for a, b in zip(got["history"], alone["history"], strict=True):
+            assert a["val_mse"] == pytest.approx(b["val_mse"], rel=1e-4)
+            assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        for a, b in zip(got["rows"], alone["rows"], strict=True):
+            assert a["extrap_rmse"] == pytest.approx(b["extrap_rmse"], rel=1e-4)
+        for k, v in alone["state"]["model"].items():
+            torch.testing.assert_close(got["state"]["model"][k], v, rtol=1e-4, atol=1e-5)
+        mine, theirs = got["state"]["opt"], alone["state"]["opt"]
+        assert mine["param_groups"][0]["lr"] == theirs["param_groups"][0]["lr"]
+        for q in theirs["state"]:
+            torch.testing.assert_close(mine["state"][q]["exp_avg"],
+                                       theirs["state"][q]["exp_avg"], rtol=1e-3, atol=1e-6)
+    assert len({r["best_val_mse"] for r in together}) == 3  # three different runs
+    rnn = training.train_seeds("rnn", group, (0, 1), cfg, data)
+    assert [r["kind"] for r in rnn] == ["rnn", "rnn"]
+
+
+def test_stacked_latent_ode_equals_its_members():
+    """Member e of a StackedLatentODE, on its own batch, number of observations and noise
+    stream, gives LatentODE's prediction, KL term and gradients (float64)."""
+    from nnde.models.chen import StackedLatentODE
+
+    tt, _, noisy, _ = make_spirals(60, 30, 10, noise=0.1, seed=0)
+    t, x = torch.from_numpy(tt).double(), torch.from_numpy(noisy).double()
+    members = []
+    for s in range(3):
+        torch.manual_seed(s)
+        members.append(LatentODE(4, 8, 10, "rk4").double())
+    g = torch.Generator().manual_seed(0)
+    xs = [x[:8], x[8:16], x[16:24]]
+    idxs = [sample_observations(8, 30, n, g) for n in (5, 12, 30)]
+    out = torch.arange(0, 40, 4)
+    active = [2, 0, 1]  # any order of members
+    pred, kl = StackedLatentODE(members)(
+        t, [xs[e] for e in active], [idxs[e] for e in active], active, sample=True,
+        gens=[torch.Generator().manual_seed(10 + e) for e in active], out=out)
+    assert pred.shape == (3, 8, 10, 2) and kl.shape == (3, 8)
+    (pred.square().sum() + kl.sum()).backward()
+    for i, e in enumerate(active):
+        m = members[e]
+        grads = [q.grad.clone() for q in m.parameters()]
+        m.zero_grad()
+        p1, k1 = m(t, xs[e], idxs[e], sample=True,
+                   gen=torch.Generator().manual_seed(10 + e), out=out)
+        torch.testing.assert_close(pred[i], p1, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(kl[i], k1, rtol=1e-12, atol=1e-12)
+        (p1.square().sum() + k1.sum()).backward()
+        for a_, q in zip(grads, m.parameters(), strict=True):
+            torch.testing.assert_close(a_, q.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_stacked_latent_ode_rejects_mixed_members():
+    from nnde.models.chen import StackedLatentODE
+
+    with pytest.raises(ValueError, match="non-empty list of LatentODE"):
+        StackedLatentODE([LatentODE(), RNNBaseline()])
+    with pytest.raises(ValueError, match="one shape"):
+        StackedLatentODE([LatentODE(latent=4), LatentODE(latent=6)])
+    with pytest.raises(ValueError, match="one shape"):
+        StackedLatentODE([LatentODE(method="rk4"), LatentODE(method="euler")])
+
+
 def test_failed_run_trains_on(tmp_path):
     """With a failure ratio just above 1 the worse of two seeds counts as failed: it
     trains on from where it stopped (iterations counted on) and the record says so."""

@@ -35,7 +35,7 @@ def _data(seed):
     return model, gen, x, y
 
 
-def _alone(seed, max_iterations):
+def _alone(seed, max_iterations, keep_best=False):
     model, gen, x, y = _data(seed)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
 
@@ -48,11 +48,12 @@ def _alone(seed, max_iterations):
             return float((model(x[48:]).squeeze(-1) - y[48:]).square().mean())
 
     hist = train_iterations(model, opt, step_loss, val, max_iterations=max_iterations,
-                            read_every=5, plateau=CRIT, monitor="val_mse")
+                            read_every=5, plateau=CRIT, monitor="val_mse",
+                            keep_best=keep_best)
     return model, opt, hist
 
 
-def _side_by_side(max_iterations, poison=None):
+def _side_by_side(max_iterations, poison=None, keep_best=False):
     data = [_data(s) for s in SEEDS]
     models = [d[0] for d in data]
     opt = member_adam(models, 0.05)
@@ -83,7 +84,8 @@ def _side_by_side(max_iterations, poison=None):
 
     hists = train_side_by_side(models, opt, step_loss, read, max_iterations=max_iterations,
                                read_every=5, plateau=CRIT, monitor="val_mse",
-                               stage="test", model_names=[f"seed {s}" for s in SEEDS])
+                               stage="test", model_names=[f"seed {s}" for s in SEEDS],
+                               keep_best=keep_best)
     return models, opt, hists
 
 
@@ -113,6 +115,23 @@ def test_each_member_trains_as_it_would_alone():
         stops.add(h.iterations)
     # the members stop at different iterations: the frozen members are exercised
     assert len(stops) > 1 and all(h.converged for h in hists)
+
+
+def test_keep_best_restores_each_members_best_reading():
+    """keep_best: every member ends with the weights of its own lowest reading, as
+    train_iterations(keep_best=True) leaves it alone; without it, the last weights."""
+    models, _, hists = _side_by_side(400, keep_best=True)
+    last, _, _ = _side_by_side(400)
+    moved = 0
+    for e, s in enumerate(SEEDS):
+        model, _, hist = _alone(s, 400, keep_best=True)
+        assert hists[e].best_iteration == hist.best_iteration
+        for p, q in zip(models[e].parameters(), model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-12)
+        if hists[e].best_iteration < hists[e].iterations:
+            moved += 1
+            assert not torch.equal(models[e].weight, last[e].weight)
+    assert moved  # at least one member's best reading was not its last
 
 
 def test_a_stopped_member_is_frozen_and_the_cap_ends_the_rest():

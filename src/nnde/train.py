@@ -617,6 +617,7 @@ def train_side_by_side(
     monitor: str = "val_loss",
     stage: str = "",
     model_names=None,
+    keep_best: bool = False,
 ) -> list[IterationHistory]:
     """Train the models ``members`` side by side, each as :func:`train_iterations` would
     train it alone, with one batched computation per step.
@@ -630,7 +631,11 @@ def train_side_by_side(
     lowers its group's learning rate and stops it; a stopped member leaves ``active``:
     it takes no part in later steps, its gradients stay unset and the optimiser leaves
     its weights and moments as they were. Training ends when every member has stopped
-    or at ``max_iterations``. Returns one :class:`IterationHistory` per member."""
+    or at ``max_iterations``. ``keep_best`` restores, at the end, each member's weights of
+    its lowest reading (as :func:`train_iterations` does for one model). Returns one
+    :class:`IterationHistory` per member."""
+    import copy
+
     n = len(members)
     if len(opt.param_groups) != n:
         raise ValueError(f"opt has {len(opt.param_groups)} parameter groups for {n} "
@@ -640,6 +645,7 @@ def train_side_by_side(
     hists = [IterationHistory() for _ in range(n)]
     states = [PlateauState(plateau) if plateau is not None else None for _ in range(n)]
     running: list[list[float]] = [[] for _ in range(n)]
+    best_states: list[dict | None] = [None] * n
     active = list(range(n))
     it = 0
     while active and it < max_iterations:
@@ -666,6 +672,8 @@ def train_side_by_side(
                 running[e] = []
                 if value < hists[e].best:
                     hists[e].best, hists[e].best_iteration = float(value), it
+                    if keep_best:
+                        best_states[e] = copy.deepcopy(members[e].state_dict())
                 if states[e] is not None and states[e].update(
                         float(value), _GroupView(opt.param_groups[e])):
                     stopped.add(e)
@@ -673,6 +681,9 @@ def train_side_by_side(
             active = [e for e in active if e not in stopped]
     for e in active:
         hists[e].iterations = it
+    for m, best in zip(members, best_states, strict=True):
+        if best is not None:
+            m.load_state_dict(best)
     for e, h in enumerate(hists):
         if states[e] is None:
             h.stop_reason = "fixed iterations"

@@ -27,7 +27,7 @@ from nnde.stage import (
 from nnde.train import Plateau
 
 from . import PAPER, STAGE
-from .training import EVAL_SEED, N_EXAMPLES, baselines, fixed_draws, train_job
+from .training import EVAL_SEED, N_EXAMPLES, baselines, fixed_draws, train_job, train_seeds
 
 
 @dataclass(frozen=True)
@@ -150,11 +150,16 @@ def run(config: Config, out: ResultsWriter) -> None:
     data = make_data(config)
     observed = list(config.observed)
     groups = [tuple(observed)] if config.joint else [(n,) for n in observed]
-    # costliest first (the latent ODE's solve: about 1.6x an RNN run of the same length),
-    # so that the workers finish together
-    jobs = [(k, g, s, config, data) for k in ("latent_ode", "rnn") for g in groups
-            for s in config.seeds]
-    results = map_jobs(train_job, jobs, config.workers, config.threads)
+    # the latent ODEs of a group side by side (their solves batched), in one pack per
+    # worker; the RNNs one job per seed; costliest first, so that the workers finish
+    # together
+    k = max(1, min(config.workers, len(config.seeds)))
+    packs = [config.seeds[i * len(config.seeds) // k:(i + 1) * len(config.seeds) // k]
+             for i in range(k)]
+    jobs = ([("latent_ode", g, tuple(p), config, data) for g in groups for p in packs]
+            + [("rnn", g, (s,), config, data) for g in groups for s in config.seeds])
+    results = [r for rs in map_jobs(train_seeds, jobs, config.workers, config.threads)
+               for r in rs]
     # A failed run (far above its siblings) trains on from where it stopped, with the
     # learning rate restored, a longer cap (counted from its start) and more patience;
     # whatever it reaches then, its status stays on record.

@@ -6,9 +6,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nnde.models.chen import LatentODE, RNNBaseline, sample_observations
+from nnde.models.chen import LatentODE, RNNBaseline, StackedLatentODE, sample_observations
 from nnde.results import Timer
-from nnde.train import RESUME_STREAM, seed_everything, train_iterations, warm_restart
+from nnde.train import (
+    RESUME_STREAM,
+    member_adam,
+    member_optimizer_state,
+    seed_everything,
+    train_iterations,
+    train_side_by_side,
+    warm_restart,
+)
 
 from . import PAPER, STAGE
 
@@ -79,9 +87,9 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
     done = warm_restart(model, opt, resume, cfg.lr)
     t, x_tr = data["t"], data["x_train"]
     var, npts, group = cfg.obs_std ** 2, cfg.n_points, list(group)
-    out, nw = data["out"], data["n_window"]
-    y_tr, y_val = x_tr[:, out], data["x_val"][:, out]
-    val_draws = fixed_draws(len(data["x_val"]), group, npts, EVAL_SEED + 1 + seed)
+    out = data["out"]
+    y_tr = x_tr[:, out]
+    val_draws = _val_draws(data, group, seed, cfg)
 
     def step_loss(_it: int) -> torch.Tensor:
         b = torch.randint(0, len(x_tr), (cfg.batch,), generator=gen)
@@ -92,15 +100,85 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
         return ((pred - y_tr[b]).square().sum((1, 2)) / (2 * var) + kl).mean() / len(out)
 
     def val_mse() -> float:
-        # the squared error of the posterior-mean prediction against the noisy
-        # validation spirals, every time, mean over the n of the group
-        preds = predict(model, t, data["x_val"], val_draws, out)
-        return float(np.mean([(p - y_val).square().mean().item() for p in preds.values()]))
+        return _val_mse(model, data, val_draws, out)
 
     hist = train_iterations(model, opt, step_loss, val_mse,
                             max_iterations=max(cfg.max_iterations - done, cfg.eval_every),
                             read_every=cfg.eval_every, plateau=cfg.plateau, monitor="val_mse",
                             stage=f"{PAPER}.{STAGE}", model_name=kind, keep_best=True)
+    return _score(kind, group, seed, model, opt.state_dict(), hist, done, resume, data)
+
+
+def _val_draws(data: dict, group: list, seed: int, cfg) -> dict:
+    return fixed_draws(len(data["x_val"]), group, cfg.n_points, EVAL_SEED + 1 + seed)
+
+
+def _val_mse(model, data: dict, draws: dict, out) -> float:
+    """The squared error of the posterior-mean prediction against the noisy validation
+    spirals, every output time, mean over the n of the group."""
+    y_val = data["x_val"][:, out]
+    preds = predict(model, data["t"], data["x_val"], draws, out)
+    return float(np.mean([(p - y_val).square().mean().item() for p in preds.values()]))
+
+
+def train_seeds(kind: str, group: tuple, seeds, cfg, data: dict) -> list[dict]:
+    """The latent ODEs of ``seeds`` trained side by side (:class:`StackedLatentODE`,
+    :func:`nnde.train.train_side_by_side`), each exactly as :func:`train_job` trains it
+    alone: its own initial weights, batches, numbers of observations, z0 noise,
+    validation draws, Adam moments, learning rate, plateau criterion and best weights;
+    only the latent solve and the decoder are batched. Other models (the RNN, whose
+    fused recurrent kernels take one weight set) and single seeds train one by one.
+    Returns :func:`train_job`'s results, one per seed (the time split evenly)."""
+    seeds = list(seeds)
+    if kind != "latent_ode" or len(seeds) == 1:
+        return [train_job(kind, group, s, cfg, data) for s in seeds]
+    with Timer() as timer:
+        gens, models = [], []
+        for s in seeds:
+            gens.append(seed_everything(s))
+            models.append(build(kind, cfg))
+        stacked = StackedLatentODE(models)
+        opt = member_adam(models, cfg.lr)
+        t, x_tr, out = data["t"], data["x_train"], data["out"]
+        var, npts, group = cfg.obs_std ** 2, cfg.n_points, list(group)
+        y_tr = x_tr[:, out]
+        val_draws = [_val_draws(data, group, s, cfg) for s in seeds]
+
+        def step_loss(active: list[int], _it: int) -> torch.Tensor:
+            xs, idxs, ys = [], [], []
+            for e in active:  # each member's draws from its own stream, as alone
+                g = gens[e]
+                b = torch.randint(0, len(x_tr), (cfg.batch,), generator=g)
+                n = group[int(torch.randint(0, len(group), (1,), generator=g))]
+                idxs.append(sample_observations(cfg.batch, npts, n, g))
+                xs.append(x_tr[b])
+                ys.append(y_tr[b])
+            pred, kl = stacked(t, xs, idxs, active, sample=True,
+                               gens=[gens[e] for e in active], out=out)
+            nll = (pred - torch.stack(ys)).square().sum((2, 3)) / (2 * var)
+            return (nll + kl).mean(1) / len(out)
+
+        def read(active: list[int]) -> list[float]:
+            return [_val_mse(models[e], data, val_draws[e], out) for e in active]
+
+        hists = train_side_by_side(
+            models, opt, step_loss, read, max_iterations=max(cfg.max_iterations,
+                                                             cfg.eval_every),
+            read_every=cfg.eval_every, plateau=cfg.plateau, monitor="val_mse",
+            stage=f"{PAPER}.{STAGE}", model_names=[f"{kind} seed {s}" for s in seeds],
+            keep_best=True)
+        results = [_score(kind, group, s, m, member_optimizer_state(opt, e, m), h, 0, None,
+                          data)
+                   for e, (s, m, h) in enumerate(zip(seeds, models, hists, strict=True))]
+    share = {"seconds": timer.wall / len(seeds), "cpu_seconds": timer.cpu / len(seeds)}
+    return [r | share for r in results]
+
+
+def _score(kind, group, seed, model, opt_state, hist, done, resume, data) -> dict:
+    """A trained model's result: test RMSE per n (with its sampling error), the finer-solve
+    check, the example predictions, history and convergence, and its state (what a
+    continued run starts from)."""
+    out, nw, t = data["out"], data["n_window"], data["t"]
     records = [r | {"iteration": r["iteration"] + done} for r in hist.records]
     if resume is not None:
         records = resume["history"] + records
@@ -129,7 +207,8 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
         "best_val_mse": hist.best, "converged": hist.converged,
         "stop_reason": hist.stop_reason, "final_val_mse": hist.records[-1]["val_mse"],
         "solver_check": check_rows, "examples": {n: p.numpy() for n, p in ex.items()},
-        "state": {"model": model.state_dict(), "opt": opt.state_dict()},
+        "state": {"model": {k: v.clone() for k, v in model.state_dict().items()},
+                  "opt": opt_state},
     }
 
 

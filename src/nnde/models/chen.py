@@ -419,6 +419,69 @@ class LatentODE(nn.Module):
         return pred, kl
 
 
+class StackedLatentODE(nn.Module):
+    """Latent ODEs of one shape side by side (one per seed): each member encodes its own
+    observations with its own recognition RNN (the members' numbers of observations may
+    differ), then the members' latent dynamics are solved as one system, ``z`` of shape
+    (E, B, latent) with batched matrix products, and decoded the same way. Member e's
+    prediction, KL term and gradients are those :class:`LatentODE` gives it alone; the
+    members stay their own modules (their weights are stacked on every call), so one
+    optimiser group per member (:func:`nnde.train.member_adam`) trains them."""
+
+    def __init__(self, members: list[LatentODE]):
+        super().__init__()
+        first = members[0] if members else None
+        if first is None or any(type(m) is not LatentODE for m in members):
+            raise ValueError("StackedLatentODE takes a non-empty list of LatentODE models")
+        shape = [tuple(p.shape) for p in first.parameters()]
+        for m in members[1:]:
+            if [tuple(p.shape) for p in m.parameters()] != shape or \
+                    (m.method, m.sub, type(m.encoder)) != (first.method, first.sub,
+                                                           type(first.encoder)):
+                raise ValueError("StackedLatentODE needs members of one shape, encoder and "
+                                 "solver (build them with the same LatentODE arguments)")
+        self.members = nn.ModuleList(members)
+        self.method, self.sub = first.method, first.sub
+
+    def _mlp(self, name: str, active: list[int]):
+        """Member weights of a two-layer MLP (``dynamics`` or ``decoder``), stacked for
+        ``baddbmm``: ((b1, W1ᵀ, b2, W2ᵀ) with shapes (A, 1, ·) and (A, in, out))."""
+        seqs = [getattr(self.members[e], name) for e in active]
+        return [torch.stack([(q[i].bias.unsqueeze(0) if k == 0 else q[i].weight.T)
+                             for q in seqs]) for i in (0, 2) for k in (0, 1)]
+
+    def forward(self, t, xs, idxs, active: list[int] | None = None, sample: bool = True,
+                gens=None, out: torch.Tensor | None = None):
+        """Member ``active[i]`` on its own batch ``xs[i]`` (B, len(t), 2) observed at
+        ``idxs[i]`` (B, n_i), sampling its z0 noise from ``gens[i]``: predictions
+        (A, B, len(t[out]), 2) and KL terms (A, B), A = len(active)."""
+        active = list(range(len(self.members))) if active is None else list(active)
+        if not (len(xs) == len(idxs) == len(active)) or (sample and len(gens) != len(active)):
+            raise ValueError("one batch, observation draw (and, sampling, generator) per "
+                             "active member")
+        enc = [self.members[e].encode(t, x, i) for e, x, i in zip(active, xs, idxs,
+                                                                  strict=True)]
+        mu = torch.stack([m for m, _ in enc])
+        logvar = torch.stack([v for _, v in enc])
+        z0 = mu
+        if sample:
+            eps = torch.stack([torch.randn(m.shape, generator=g, dtype=m.dtype)
+                               for (m, _), g in zip(enc, gens, strict=True)])
+            z0 = mu + torch.exp(0.5 * logvar) * eps
+        t_out = t if out is None else t[out]
+        b1, w1, b2, w2 = self._mlp("dynamics", active)
+        elu = nn.functional.elu
+        zs = solve(lambda s, z: torch.baddbmm(b2, elu(torch.baddbmm(b1, z, w1)), w2), z0,
+                   0.0, float(t_out[-1]), (len(t_out) - 1) * self.sub, self.method,
+                   trajectory=True)[::self.sub]                      # (T, A, B, latent)
+        A, B = mu.shape[:2]
+        z = zs.permute(1, 2, 0, 3).reshape(A, -1, mu.shape[-1])     # (A, B·T, latent)
+        d1, v1, d2, v2 = self._mlp("decoder", active)
+        pred = torch.baddbmm(d2, torch.relu(torch.baddbmm(d1, z, v1)), v2)
+        kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(-1)
+        return pred.view(A, B, len(t_out), -1), kl
+
+
 class RNNBaseline(nn.Module):
     """The RNN baseline: an encoder RNN (``encoder`` cell) reads the observations with
     their time gaps forwards in time; a GRU decoder started from its state steps through
