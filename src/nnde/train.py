@@ -536,11 +536,7 @@ def train_iterations(
     Nothing here draws random numbers: the run is exactly the stage's own loop."""
     if train_loss not in ("mean", "last"):
         raise ValueError(f"train_loss is {train_loss!r}: 'mean' or 'last'")
-    import copy
-
-    hist = IterationHistory()
-    state = PlateauState(plateau) if plateau is not None else None
-    best_state = None
+    readings = _Readings(model, opt, plateau, monitor, keep_best)
     running: list[float] = []
     it = 0
     while it < max_iterations:
@@ -552,30 +548,53 @@ def train_iterations(
         opt.step()
         running.append(float(loss.detach()))
         if it % read_every == 0 or it == max_iterations or (read_first and it == 1):
-            value = read()
-            rec = {"iteration": it,
-                   "train_loss": float(np.mean(running)) if train_loss == "mean"
-                   else running[-1],
-                   monitor: value}
-            if state is not None:
-                rec["lr"] = opt.param_groups[0]["lr"]
-            hist.records.append(rec)
+            mean = float(np.mean(running)) if train_loss == "mean" else running[-1]
             running = []
-            if value < hist.best:
-                hist.best, hist.best_iteration = value, it
-                if keep_best:
-                    best_state = copy.deepcopy(model.state_dict())
-            if state is not None and state.update(value, opt):
+            if readings.add(it, mean, read()):
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    hist.iterations = it
-    if state is None:
-        hist.stop_reason = "fixed iterations"
-    else:
-        hist.converged = bool(state.reason)
-        hist.stop_reason = state.reason or "iteration cap"
-    return hist
+    return readings.finish(it)
+
+
+class _Readings:
+    """One model's readings during :func:`train_iterations` or :func:`train_side_by_side`:
+    the records, the best reading (and, with ``keep_best``, its weights), the plateau
+    criterion, which lowers the learning rates of ``opt`` (an optimiser, or one member's
+    parameter group seen as one), and the history at the end."""
+
+    def __init__(self, model: nn.Module, opt, plateau: Plateau | None, monitor: str,
+                 keep_best: bool):
+        self.model, self.opt, self.monitor, self.keep_best = model, opt, monitor, keep_best
+        self.state = PlateauState(plateau) if plateau is not None else None
+        self.hist = IterationHistory()
+        self.best_state: dict | None = None
+
+    def add(self, it: int, train_loss: float, value: float) -> bool:
+        """Record the reading ``value`` at iteration ``it``; True when training stops."""
+        rec = {"iteration": it, "train_loss": train_loss, self.monitor: value}
+        if self.state is not None:
+            rec["lr"] = self.opt.param_groups[0]["lr"]
+        self.hist.records.append(rec)
+        if value < self.hist.best:
+            self.hist.best, self.hist.best_iteration = value, it
+            if self.keep_best:
+                import copy
+
+                self.best_state = copy.deepcopy(self.model.state_dict())
+        return self.state is not None and self.state.update(value, self.opt)
+
+    def finish(self, it: int) -> IterationHistory:
+        """The history of a model that stopped at iteration ``it`` (with ``keep_best``,
+        its best weights restored)."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        h = self.hist
+        h.iterations = it
+        if self.state is None:
+            h.stop_reason = "fixed iterations"
+        else:
+            h.converged = bool(self.state.reason)
+            h.stop_reason = self.state.reason or "iteration cap"
+        return h
 
 
 def member_adam(members, lr: float) -> torch.optim.Adam:
@@ -634,18 +653,16 @@ def train_side_by_side(
     or at ``max_iterations``. ``keep_best`` restores, at the end, each member's weights of
     its lowest reading (as :func:`train_iterations` does for one model). Returns one
     :class:`IterationHistory` per member."""
-    import copy
-
     n = len(members)
     if len(opt.param_groups) != n:
         raise ValueError(f"opt has {len(opt.param_groups)} parameter groups for {n} "
                          "members: one per member (nnde.train.member_adam)")
     names = list(model_names) if model_names is not None else [f"member {e}"
                                                                for e in range(n)]
-    hists = [IterationHistory() for _ in range(n)]
-    states = [PlateauState(plateau) if plateau is not None else None for _ in range(n)]
+    readings = [_Readings(m, _GroupView(g), plateau, monitor, keep_best)
+                for m, g in zip(members, opt.param_groups, strict=True)]
+    hists: list[IterationHistory | None] = [None] * n
     running: list[list[float]] = [[] for _ in range(n)]
-    best_states: list[dict | None] = [None] * n
     active = list(range(n))
     it = 0
     while active and it < max_iterations:
@@ -661,33 +678,11 @@ def train_side_by_side(
         for e, v in zip(active, per.tolist(), strict=True):
             running[e].append(v)
         if it % read_every == 0 or it == max_iterations:
-            values = read(active)
-            stopped = set()
-            for e, value in zip(active, values, strict=True):
-                rec = {"iteration": it, "train_loss": float(np.mean(running[e])),
-                       monitor: float(value)}
-                if states[e] is not None:
-                    rec["lr"] = opt.param_groups[e]["lr"]
-                hists[e].records.append(rec)
-                running[e] = []
-                if value < hists[e].best:
-                    hists[e].best, hists[e].best_iteration = float(value), it
-                    if keep_best:
-                        best_states[e] = copy.deepcopy(members[e].state_dict())
-                if states[e] is not None and states[e].update(
-                        float(value), _GroupView(opt.param_groups[e])):
-                    stopped.add(e)
-                    hists[e].iterations = it
-            active = [e for e in active if e not in stopped]
+            for e, value in zip(active, read(active), strict=True):
+                mean, running[e] = float(np.mean(running[e])), []
+                if readings[e].add(it, mean, float(value)):
+                    hists[e] = readings[e].finish(it)  # stopped: frozen from here on
+            active = [e for e in active if hists[e] is None]
     for e in active:
-        hists[e].iterations = it
-    for m, best in zip(members, best_states, strict=True):
-        if best is not None:
-            m.load_state_dict(best)
-    for e, h in enumerate(hists):
-        if states[e] is None:
-            h.stop_reason = "fixed iterations"
-        else:
-            h.converged = bool(states[e].reason)
-            h.stop_reason = states[e].reason or "iteration cap"
+        hists[e] = readings[e].finish(it)
     return hists
