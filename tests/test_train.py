@@ -247,3 +247,26 @@ def test_make_optimizer_multi_tensor_update_equals_the_per_tensor_loop(name):
             opt.step()
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q)
+
+
+def test_classifiers_side_by_side_refuse_what_would_change_their_training(tmp_path):
+    """train_classifiers_side_by_side trains members as train_classifier would alone, or
+    says why it cannot: a plateau criterion, checkpoints, or configs that differ in more
+    than the seed and name. (Its equality with train_classifier: the He stage's test.)"""
+    from nnde.train import Plateau, side_by_side_obstacle, train_classifiers_side_by_side
+
+    base = TrainConfig(epochs=1, batch_size=4, lr=0.1)
+    ok = [base, TrainConfig(epochs=1, batch_size=4, lr=0.1, seed=3, model_name="b")]
+    assert side_by_side_obstacle(ok) is None
+    bad = {
+        "plateau": [TrainConfig(epochs=2, batch_size=4, lr=0.1,
+                                plateau=Plateau(patience=1, rel=0.01, drops=1, factor=0.1))],
+        "checkpoints": [TrainConfig(epochs=1, batch_size=4, lr=0.1,
+                                    checkpoint=str(tmp_path / "c.pt"))],
+        "differ in more": [base, TrainConfig(epochs=1, batch_size=4, lr=0.2, seed=1)],
+    }
+    x, y = torch.randn(8, 2, 5), torch.randint(0, 3, (8,))
+    for why, cfgs in bad.items():
+        assert why in side_by_side_obstacle(cfgs)
+        with pytest.raises(ValueError, match=why):
+            train_classifiers_side_by_side(nn.Conv1d(2, 6, 5, groups=2), x, y, cfgs)

@@ -7,6 +7,7 @@ criterion."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -319,6 +320,17 @@ def _epoch_order(n: int, epoch: int, cfg: TrainConfig, d: distributed.DistInfo) 
     return torch.tensor(list(iter(sampler)), dtype=torch.long)
 
 
+def _fit_set(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
+    """What the per-epoch training loss and error are measured on: the training set, or
+    (``cfg.train_eval_subset``) a fixed random subset of it drawn from the seed."""
+    n = len(x)
+    if not 0 < cfg.train_eval_subset < n:
+        return x, y
+    pick = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 104729))
+    pick = pick[: cfg.train_eval_subset].sort().values
+    return x[pick], y[pick]
+
+
 def train_classifier(
     model: nn.Module,
     x_train: torch.Tensor,
@@ -392,12 +404,8 @@ def train_classifier(
             if plateau.reason:  # the saved run had already stopped
                 first_epoch = cfg.epochs + 1
     n = len(x_train)
-    x_fit, y_fit = x_train, y_train  # what the per-epoch training loss is measured on
-    subset = 0 < cfg.train_eval_subset < n
-    if subset:
-        pick = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 104729))
-        pick = pick[: cfg.train_eval_subset].sort().values
-        x_fit, y_fit = x_train[pick], y_train[pick]
+    x_fit, y_fit = _fit_set(x_train, y_train, cfg)
+    subset = len(x_fit) < n
     show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
     bar = None
     if show and d.is_main and not os.environ.get("NNDE_NO_PROGRESS"):
@@ -476,6 +484,127 @@ def train_classifier(
         hist.converged = bool(plateau.reason)
         hist.stop_reason = plateau.reason or "epoch cap"
     return hist
+
+
+def side_by_side_obstacle(cfgs: list[TrainConfig]) -> str | None:
+    """Why :func:`train_classifiers_side_by_side` cannot train models with these configs
+    as :func:`train_classifier` would train each alone, or None when it can."""
+    if distributed.info().enabled:
+        return "a data-parallel (torchrun) run"
+    for c in cfgs:
+        if c.plateau is not None:
+            return "a plateau criterion (each model would stop at its own epoch)"
+        if c.checkpoint or c.resume:
+            return "checkpoints"
+    base = dataclasses.replace(cfgs[0], seed=0, model_name="")
+    if any(dataclasses.replace(c, seed=0, model_name="") != base for c in cfgs):
+        return "configs that differ in more than the seed and name"
+    return None
+
+
+def train_classifiers_side_by_side(
+    net: nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    cfgs: list[TrainConfig],
+    *,
+    evals: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    on_epoch: Callable[[nn.Module, int], dict] | None = None,
+    on_step: Callable[[torch.optim.Optimizer, int, torch.Tensor, torch.Tensor], None]
+    | None = None,
+) -> list[History]:
+    """Train E classifiers held as one module ``net`` (input ``(B, E·C, …)``, member e's
+    channels in its block; output ``(B, E, classes)``; e.g.
+    :meth:`nnde.models.he.CifarNet.side_by_side`), member e exactly as
+    :func:`train_classifier` trains it alone under ``cfgs[e]``: its own data order,
+    augmentation stream and training-set evaluation subset, drawn from its seed; one
+    optimiser (``cfgs[0]``'s) over the whole module, whose steps act elementwise, so that
+    each member's are its own. The configs may differ only in seed and name
+    (:func:`side_by_side_obstacle` says what else rules it out). ``on_step`` and
+    ``on_epoch`` as there (``on_step`` sees ``(B, E, classes)`` logits and ``(B, E)``
+    targets). Returns one :class:`History` per member; each is given an equal share of
+    the time."""
+    why = side_by_side_obstacle(cfgs)
+    if why is not None:
+        raise ValueError(f"train_classifiers_side_by_side cannot train {why}; "
+                         "use train_classifier for each model")
+    cfg, E, n = cfgs[0], len(cfgs), len(x_train)
+    d = distributed.info()
+    device = resolve_device(cfg.device)
+    net.to(device)
+    gens = [seed_everything(c.seed) for c in cfgs]  # train_classifier's augmentation draws
+    opt = make_optimizer(net, cfg)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.gamma)
+    fits = [_fit_set(x_train, y_train, c) for c in cfgs]
+    evals = evals or {}
+    hists = [History() for _ in cfgs]
+    start, step = time.perf_counter(), 0
+    for epoch in range(1, cfg.epochs + 1):
+        net.train()
+        orders = [_epoch_order(n, epoch, c, d) for c in cfgs]
+        for i in range(0, n, cfg.batch_size):
+            xs, ys = [], []
+            for e in range(E):
+                idx = orders[e][i : i + cfg.batch_size]
+                xb = x_train[idx]
+                xs.append(augment(xb, gens[e]) if augment is not None else xb)
+                ys.append(y_train[idx])
+            xb, yb = torch.cat(xs, 1).to(device), torch.stack(ys, 1).to(device)
+            opt.zero_grad(set_to_none=True)
+            out = net(xb)
+            losses = nn.functional.cross_entropy(
+                out.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).mean(0)
+            step += 1
+            for e, c in enumerate(cfgs):
+                check_finite(losses[e].detach(), c, epoch, step)
+            losses.sum().backward()
+            opt.step()
+            if on_step is not None:
+                on_step(opt, step, out.detach(), yb)
+        sched.step()
+        fit = evaluate_members(net, [f[0] for f in fits], [f[1] for f in fits],
+                               cfg.eval_batch_size, device)
+        measured = {name: evaluate_members(net, [xe] * E, [ye] * E, cfg.eval_batch_size,
+                                           device)
+                    for name, (xe, ye) in evals.items()}
+        extra = on_epoch(net, epoch) if on_epoch is not None else {}
+        for e, h in enumerate(hists):
+            rec = {"epoch": epoch, "iteration": step, "train_loss": fit[e][0],
+                   "train_error": fit[e][1]}
+            for name, m in measured.items():
+                rec[f"{name}_loss"], rec[f"{name}_error"] = m[e]
+            h.records.append(rec | extra)
+    if any(len(f[0]) < n for f in fits):
+        full = evaluate_members(net, [x_train] * E, [y_train] * E, cfg.eval_batch_size, device)
+        for h, f in zip(hists, full, strict=True):
+            h.final_train = f
+    seconds = (time.perf_counter() - start) / E
+    for h in hists:
+        h.seconds, h.iterations, h.stop_reason = seconds, step, "fixed epochs"
+    return hists
+
+
+@torch.no_grad()
+def evaluate_members(net: nn.Module, xs, ys, batch_size: int = 1024,
+                     device: torch.device | str = "cpu") -> list[tuple[float, float]]:
+    """:func:`evaluate` of every member of a side-by-side classifier (see
+    :func:`train_classifiers_side_by_side`), member e on ``(xs[e], ys[e])`` (sets of one
+    size): one (mean cross-entropy, error rate) per member."""
+    was = net.training
+    net.eval()
+    E, m = len(xs), len(xs[0])
+    loss = torch.zeros(E, dtype=torch.float64, device=device)
+    wrong = torch.zeros(E, dtype=torch.long, device=device)
+    for i in range(0, m, batch_size):
+        xb = torch.cat([x[i : i + batch_size] for x in xs], 1).to(device)
+        yb = torch.stack([y[i : i + batch_size] for y in ys], 1).to(device)
+        out = net(xb)
+        loss += nn.functional.cross_entropy(out.flatten(0, 1), yb.flatten(),
+                                            reduction="none").view(yb.shape).double().sum(0)
+        wrong += (out.argmax(2) != yb).sum(0)
+    net.train(was)
+    return [(float(loss[e]) / max(m, 1), int(wrong[e]) / max(m, 1)) for e in range(E)]
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -11,22 +11,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import nn
 
-from nnde import distributed
 from nnde.data.augment import crop_flip_fn, shift_fn
 from nnde.models.he import ResponseRecorder, cifar_net
 from nnde.train import (
-    History,
     TrainConfig,
-    _epoch_order,
-    check_finite,
     count_parameters,
     evaluate,
-    make_optimizer,
     seed_everything,
     set_threads,
+    side_by_side_obstacle,
     train_classifier,
+    train_classifiers_side_by_side,
 )
 
 from . import PAPER, STAGE
@@ -163,9 +159,15 @@ def _train_config(kind: str, depth: int, seed: int, cfg: Config, epochs: int,
     )
 
 
-def _result(kind, depth, seed, cfg, net, hist, sched, data, cpu_seconds) -> dict:
-    """One trained net's record: history, summary (final and held-out errors, times), the
-    std of every layer's response on the test set (Figure 7) and its parameter count."""
+def _augment(cfg: Config):
+    make = {"crop_flip": crop_flip_fn, "shift": shift_fn}.get(cfg.augment)
+    return make(cfg.pad) if make is not None else None
+
+
+def _result(kind, depth, seed, cfg, net, hist, sched, data) -> dict:
+    """One trained net's record: history, summary (final and held-out errors, wall time;
+    the caller adds the CPU time), the std of every layer's response on the test set
+    (Figure 7) and its parameter count."""
     _, _, xte, _, xho, yho = data
     net.eval()
     device = next(net.parameters()).device
@@ -183,7 +185,7 @@ def _result(kind, depth, seed, cfg, net, hist, sched, data, cpu_seconds) -> dict
                     "n_test": len(xte), "n_heldout": len(xho),
                     "iterations": hist.iterations,
                     "warmup_end": sched.warmup_end if sched is not None else None,
-                    "seconds": hist.seconds, "cpu_seconds": cpu_seconds},
+                    "seconds": hist.seconds},
         "lr_changes": sched.changes if sched is not None else [],
     }
 
@@ -206,30 +208,33 @@ def train_one(kind: str, depth: int, seed: int, cfg: Config, data=None,
                            warmup_error=cfg.warmup_error, warmup_window=cfg.warmup_window)
     tc = _train_config(kind, depth, seed, cfg, epochs,
                        sched.current if sched is not None else cfg.lr)
-    augment = {"crop_flip": crop_flip_fn, "shift": shift_fn}.get(cfg.augment)
-    augment = augment(cfg.pad) if augment is not None else None
     hist = train_classifier(
-        net, xtr, ytr, tc, evals={"test": (xte, yte)}, augment=augment, on_step=sched,
+        net, xtr, ytr, tc, evals={"test": (xte, yte)}, augment=_augment(cfg), on_step=sched,
         on_epoch=(lambda m, e: {"lr": sched.current}) if sched is not None else None)
-    return _result(kind, depth, seed, cfg, net, hist, sched, data, time.process_time() - cpu0)
+    out = _result(kind, depth, seed, cfg, net, hist, sched, data)
+    out["summary"]["cpu_seconds"] = time.process_time() - cpu0
+    return out
 
 
 def side_by_side_ok(cfg: Config, depth: int) -> bool:
     """Whether :func:`train_seeds` trains this depth's seeds as :func:`train_one` would:
     on the CPU, on the paper's fixed schedule without a warm-up (one learning rate for
-    every member at every step), one process."""
-    return (cfg.device == "cpu" and cfg.plateau is None and depth not in cfg.warmup_depths
-            and not distributed.info().enabled)
+    every member at every step), and where :func:`nnde.train.side_by_side_obstacle`
+    sees none (one process, no checkpoints)."""
+    if cfg.device != "cpu" or cfg.plateau is not None or depth in cfg.warmup_depths:
+        return False
+    return side_by_side_obstacle([_train_config("", depth, 0, cfg, 1, cfg.lr)]) is None
 
 
 def train_seeds(kind: str, depth: int, seeds: tuple[int, ...], cfg: Config, data=None,
                 workers: int = 1) -> list[dict]:
-    """Train the nets of ``seeds`` side by side (:meth:`CifarNet.side_by_side`: one
-    grouped computation per step, ~1.5× the throughput of one net at a time on a CPU
-    core), each exactly as :func:`train_one` trains it alone: its own initial weights,
-    data order, augmentation draws, training-set evaluation subset, BatchNorm statistics
-    and SGD momentum; all follow the same learning-rate schedule. Returns
-    :func:`train_one`'s records, one per seed (time split evenly among them)."""
+    """Train the nets of ``seeds`` side by side (:meth:`CifarNet.side_by_side` and
+    :func:`nnde.train.train_classifiers_side_by_side`: one grouped computation per step,
+    ~1.5× the throughput of one net at a time on a CPU core), each exactly as
+    :func:`train_one` trains it alone: its own initial weights, data order, augmentation
+    draws, training-set evaluation subset, BatchNorm statistics and SGD momentum; all
+    follow the same learning-rate schedule. Returns :func:`train_one`'s records, one per
+    seed (time split evenly among them)."""
     from nnde.models.he import CifarNet
 
     if len(seeds) == 1 or not side_by_side_ok(cfg, depth):
@@ -238,86 +243,18 @@ def train_seeds(kind: str, depth: int, seeds: tuple[int, ...], cfg: Config, data
     cpu0 = time.process_time()
     data = data if data is not None else load_data(cfg)
     xtr, ytr, xte, yte, _, _ = data
-    n, bs, E = len(xtr), cfg.batch_size, len(seeds)
-    epochs, _ = epochs_for(cfg, n)
+    epochs, _ = epochs_for(cfg, len(xtr))
     nets = [_net(kind, depth, s, cfg, xtr, ytr) for s in seeds]
     big = CifarNet.side_by_side(nets)
     sched = LrSchedule(cfg.lr, cfg.lr_drops, 0.1)
-    tcs = [_train_config(kind, depth, s, cfg, epochs, cfg.lr) for s in seeds]
-    opt = make_optimizer(big, tcs[0])
-    gens = [seed_everything(s) for s in seeds]  # train_classifier's augmentation streams
-    d = distributed.info()
-    augment = {"crop_flip": crop_flip_fn, "shift": shift_fn}.get(cfg.augment)
-    augment = augment(cfg.pad) if augment is not None else None
-    fits = []  # each member's training-set evaluation subset, as train_classifier draws it
-    for s in seeds:
-        if 0 < cfg.train_eval_subset < n:
-            pick = torch.randperm(n, generator=torch.Generator().manual_seed(s + 104729))
-            pick = pick[: cfg.train_eval_subset].sort().values
-            fits.append((xtr[pick], ytr[pick]))
-        else:
-            fits.append((xtr, ytr))
-    hists = [History() for _ in seeds]
-    start, step = time.perf_counter(), 0
-    for epoch in range(1, epochs + 1):
-        big.train()
-        orders = [_epoch_order(n, epoch, tc, d) for tc in tcs]
-        for i in range(0, n, bs):
-            xs, ys = [], []
-            for e in range(E):
-                idx = orders[e][i : i + bs]
-                xb = xtr[idx]
-                xs.append(augment(xb, gens[e]) if augment is not None else xb)
-                ys.append(ytr[idx])
-            xb, yb = torch.cat(xs, 1), torch.stack(ys, 1)  # (b, E·C, …), (b, E)
-            opt.zero_grad(set_to_none=True)
-            out = big(xb)
-            losses = nn.functional.cross_entropy(
-                out.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).mean(0)
-            step += 1
-            for e in range(E):
-                check_finite(losses[e].detach(), tcs[e], epoch, step)
-            losses.sum().backward()
-            opt.step()
-            sched(opt, step, out.detach(), yb)
-        fit = _evaluate_members(big, [f[0] for f in fits], [f[1] for f in fits],
-                                cfg.eval_batch_size)
-        test = _evaluate_members(big, [xte] * E, [yte] * E, cfg.eval_batch_size)
-        for e in range(E):
-            hists[e].records.append({
-                "epoch": epoch, "iteration": step, "train_loss": fit[e][0],
-                "train_error": fit[e][1], "test_loss": test[e][0], "test_error": test[e][1],
-                "lr": sched.current})
-    if any(len(f[0]) < n for f in fits):
-        full = _evaluate_members(big, [xtr] * E, [ytr] * E, cfg.eval_batch_size)
-        for h, f in zip(hists, full, strict=True):
-            h.final_train = f
-    seconds = (time.perf_counter() - start) / E
+    hists = train_classifiers_side_by_side(
+        big, xtr, ytr, [_train_config(kind, depth, s, cfg, epochs, cfg.lr) for s in seeds],
+        evals={"test": (xte, yte)}, augment=_augment(cfg), on_step=sched,
+        on_epoch=lambda m, e: {"lr": sched.current})
     big.write_back(nets)
-    out = []
-    for s, net, h in zip(seeds, nets, hists, strict=True):
-        h.seconds, h.iterations, h.stop_reason = seconds, step, "fixed epochs"
-        out.append(_result(kind, depth, s, cfg, net, h, sched, data, 0.0))
-    cpu = (time.process_time() - cpu0) / E  # each member's share of the whole
+    out = [_result(kind, depth, s, cfg, net, h, sched, data)
+           for s, net, h in zip(seeds, nets, hists, strict=True)]
+    cpu = (time.process_time() - cpu0) / len(seeds)  # each member's share of the whole
     for r in out:
         r["summary"]["cpu_seconds"] = cpu
     return out
-
-
-@torch.no_grad()
-def _evaluate_members(big, xs, ys, batch_size: int) -> list[tuple[float, float]]:
-    """:func:`nnde.train.evaluate` of every member of a side-by-side net, member e on
-    ``(xs[e], ys[e])`` (sets of one size): [(mean cross-entropy, error rate)]."""
-    was = big.training
-    big.eval()
-    E, m = len(xs), len(xs[0])
-    loss, wrong = torch.zeros(E, dtype=torch.float64), torch.zeros(E, dtype=torch.long)
-    for i in range(0, m, batch_size):
-        xb = torch.cat([x[i : i + batch_size] for x in xs], 1)
-        yb = torch.stack([y[i : i + batch_size] for y in ys], 1)
-        out = big(xb)
-        loss += nn.functional.cross_entropy(out.flatten(0, 1), yb.flatten(),
-                                            reduction="none").view(yb.shape).double().sum(0)
-        wrong += (out.argmax(2) != yb).sum(0)
-    big.train(was)
-    return [(float(loss[e]) / max(m, 1), int(wrong[e]) / max(m, 1)) for e in range(E)]
