@@ -199,6 +199,7 @@ class CifarNet(nn.Module):
             raise ValueError(f"members must be an integer >= 1, got {members!r}")
         self.n, self.residual, self.dims = n, residual, check_dims(dims)
         self.members, self.num_classes = members, num_classes
+        self.in_channels, self.widths = in_channels, tuple(widths)  # per member
         e = members
         self.conv = _conv3x3(e * in_channels, e * widths[0], dims=dims, groups=e)
         self.bn = _batchnorm(e * widths[0], dims)
@@ -250,17 +251,14 @@ class CifarNet(nn.Module):
                     [tuple(p.shape) for p in m.parameters()] != shape:
                 raise ValueError("side_by_side needs nets of one kind, depth, widths and "
                                  "input: build them with the same cifar_net arguments")
-        widths = (first.blocks[0].conv1.out_channels, first.blocks[first.n].conv1.out_channels,
-                  first.blocks[-1].conv1.out_channels)
-        big = cls(first.n, first.residual, first.conv.in_channels, first.num_classes,
-                  widths, first.dims, members=len(nets))
+        big = cls(first.n, first.residual, first.in_channels, first.num_classes,
+                  first.widths, first.dims, members=len(nets))
         p0 = next(first.parameters())
         big.to(device=p0.device, dtype=p0.dtype)
         with torch.no_grad():
-            for (name, b), *ms in zip(big.named_modules(), *(m.modules() for m in nets),
-                                       strict=True):
-                for key, t in _member_tensors(b, name):
-                    t.copy_(torch.cat([_as_stacked(getattr(m, key), b, name) for m in ms]))
+            for b, *ms in zip(big.modules(), *(m.modules() for m in nets), strict=True):
+                for key, t in _member_tensors(b):  # a linear map's weight: a 1×1 conv's
+                    t.copy_(torch.cat([getattr(m, key) for m in ms]).reshape(t.shape))
                 if isinstance(b, nn.modules.batchnorm._BatchNorm):
                     b.num_batches_tracked.copy_(ms[0].num_batches_tracked)
         return big
@@ -270,9 +268,8 @@ class CifarNet(nn.Module):
         if len(nets) != self.members:
             raise ValueError(f"write_back: {len(nets)} nets for {self.members} members")
         with torch.no_grad():
-            for (name, b), *ms in zip(self.named_modules(), *(m.modules() for m in nets),
-                                       strict=True):
-                for key, t in _member_tensors(b, name):
+            for b, *ms in zip(self.modules(), *(m.modules() for m in nets), strict=True):
+                for key, t in _member_tensors(b):
                     for m, part in zip(ms, t.chunk(self.members), strict=True):
                         getattr(m, key).copy_(part.reshape(getattr(m, key).shape))
                 if isinstance(b, nn.modules.batchnorm._BatchNorm):
@@ -288,7 +285,7 @@ class CifarNet(nn.Module):
         return out
 
 
-def _member_tensors(module: nn.Module, name: str):
+def _member_tensors(module: nn.Module):
     """(attribute, tensor) of a side-by-side module whose first dimension holds the
     members' blocks one after the other."""
     if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
@@ -298,12 +295,6 @@ def _member_tensors(module: nn.Module, name: str):
     else:
         return []
     return [(k, getattr(module, k)) for k in keys]
-
-
-def _as_stacked(t: torch.Tensor, big: nn.Module, name: str) -> torch.Tensor:
-    """A member's tensor in the shape of its block of the side-by-side module (a linear
-    layer's weight becomes a 1×1 convolution's)."""
-    return t.unsqueeze(-1) if name == "fc" and t.ndim == 2 and big.weight.ndim == 3 else t
 
 
 def cifar_net(kind: str, depth: int, in_channels: int = 3, num_classes: int = 10,
