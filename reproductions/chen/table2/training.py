@@ -86,18 +86,15 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     done = warm_restart(model, opt, resume, cfg.lr)
     t, x_tr = data["t"], data["x_train"]
-    var, npts, group = cfg.obs_std ** 2, cfg.n_points, list(group)
+    var, group = cfg.obs_std ** 2, list(group)
     out = data["out"]
     y_tr = x_tr[:, out]
     val_draws = _val_draws(data, group, seed, cfg)
 
     def step_loss(_it: int) -> torch.Tensor:
-        b = torch.randint(0, len(x_tr), (cfg.batch,), generator=gen)
-        n = group[int(torch.randint(0, len(group), (1,), generator=gen))]
-        idx = sample_observations(cfg.batch, npts, n, gen)
+        b, idx = _draw_batch(gen, len(x_tr), group, cfg)
         pred, kl = model(t, x_tr[b], idx, sample=True, gen=gen, out=out)
-        # −ELBO (latent ODE) or Gaussian NLL (RNN, kl = 0) per output time, constants dropped
-        return ((pred - y_tr[b]).square().sum((1, 2)) / (2 * var) + kl).mean() / len(out)
+        return _neg_elbo(pred, y_tr[b], kl, var)
 
     def val_mse() -> float:
         return _val_mse(model, data, val_draws, out)
@@ -107,6 +104,21 @@ def _train_and_score(kind: str, group: tuple, seed: int, cfg, data: dict,
                             read_every=cfg.eval_every, plateau=cfg.plateau, monitor="val_mse",
                             stage=f"{PAPER}.{STAGE}", model_name=kind, keep_best=True)
     return _score(kind, group, seed, model, opt.state_dict(), hist, done, resume, data)
+
+
+def _draw_batch(gen: torch.Generator, n_train: int, group: list, cfg):
+    """A training step's draws from a run's stream: the spirals, then one number of
+    observed points of the group, then the observed times of each spiral."""
+    b = torch.randint(0, n_train, (cfg.batch,), generator=gen)
+    n = group[int(torch.randint(0, len(group), (1,), generator=gen))]
+    return b, sample_observations(cfg.batch, cfg.n_points, n, gen)
+
+
+def _neg_elbo(pred: torch.Tensor, y: torch.Tensor, kl: torch.Tensor, var: float):
+    """−ELBO (latent ODE) or Gaussian NLL (RNN, kl = 0) per output time, constants
+    dropped, mean over the batch: of one run (pred (B, T, 2)) or of each run side by side
+    (pred (A, B, T, 2): one value per run)."""
+    return ((pred - y).square().sum((-2, -1)) / (2 * var) + kl).mean(-1) / pred.shape[-2]
 
 
 def _val_draws(data: dict, group: list, seed: int, cfg) -> dict:
@@ -140,23 +152,20 @@ def train_seeds(kind: str, group: tuple, seeds, cfg, data: dict) -> list[dict]:
         stacked = StackedLatentODE(models)
         opt = member_adam(models, cfg.lr)
         t, x_tr, out = data["t"], data["x_train"], data["out"]
-        var, npts, group = cfg.obs_std ** 2, cfg.n_points, list(group)
+        var, group = cfg.obs_std ** 2, list(group)
         y_tr = x_tr[:, out]
         val_draws = [_val_draws(data, group, s, cfg) for s in seeds]
 
         def step_loss(active: list[int], _it: int) -> torch.Tensor:
             xs, idxs, ys = [], [], []
             for e in active:  # each member's draws from its own stream, as alone
-                g = gens[e]
-                b = torch.randint(0, len(x_tr), (cfg.batch,), generator=g)
-                n = group[int(torch.randint(0, len(group), (1,), generator=g))]
-                idxs.append(sample_observations(cfg.batch, npts, n, g))
+                b, idx = _draw_batch(gens[e], len(x_tr), group, cfg)
+                idxs.append(idx)
                 xs.append(x_tr[b])
                 ys.append(y_tr[b])
             pred, kl = stacked(t, xs, idxs, active, sample=True,
                                gens=[gens[e] for e in active], out=out)
-            nll = (pred - torch.stack(ys)).square().sum((2, 3)) / (2 * var)
-            return (nll + kl).mean(1) / len(out)
+            return _neg_elbo(pred, torch.stack(ys), kl, var)
 
         def read(active: list[int]) -> list[float]:
             return [_val_mse(models[e], data, val_draws[e], out) for e in active]
