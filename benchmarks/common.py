@@ -14,7 +14,8 @@ from pathlib import Path
 _BENCH_SRC = Path(__file__).resolve().parents[1] / "src" / "nnde" / "bench"
 
 
-def _load(name):
+def load(name):
+    """``src/nnde/bench/<name>.py`` of this checkout, loaded by file path."""
     spec = importlib.util.spec_from_file_location(f"_nnde_asv_{name}", _BENCH_SRC / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up by name
@@ -22,8 +23,8 @@ def _load(name):
     return mod
 
 
-C = _load("catalog")
-M = _load("measure")
+C = load("catalog")
+M = load("measure")
 M.pin_threads()
 
 INTEGRATORS = list(C.integrators())
@@ -75,3 +76,16 @@ def peak_memory_delta(w):
 
 def samples_per_s(w):
     return w.samples / M.time_best(w.run, w.case.device, repeats=3)
+
+
+class _StepBench:
+    """Base for a benchmark of one training step: ``build(*params)`` (a subclass's
+    staticmethod) returns the step; ``setup`` builds it and takes one step untimed,
+    ``time_step`` times one more."""
+
+    def setup(self, *params):
+        self.step = self.build(*params)
+        self.step()
+
+    def time_step(self, *params):
+        self.step()

@@ -14,8 +14,5 @@ CASES = list(itertools.product(F.KINDS, F.MEMBERS, F.MODES))
 
 @pytest.mark.parametrize("kind,members,mode", CASES,
                          ids=[f"{k}-E{e}-{m}" for k, e, m in CASES])
-def test_flow_step(benchmark, kind, members, mode):
-    step = F.flow_step(kind, members, mode)
-    step()  # warm-up, outside the timed region
-    benchmark.extra_info.update(kind=kind, members=members, mode=mode)
-    benchmark(step)
+def test_flow_step(time_step, kind, members, mode):
+    time_step(F.flow_step(kind, members, mode), kind=kind, members=members, mode=mode)

@@ -14,8 +14,5 @@ CASES = list(itertools.product(H.DEPTHS, H.MEMBERS, H.MODES))
 
 @pytest.mark.parametrize("depth,members,mode", CASES,
                          ids=[f"resnet{d}-E{e}-{m}" for d, e, m in CASES])
-def test_he_step(benchmark, depth, members, mode):
-    step = H.he_step(depth, members, mode)
-    step()  # warm-up, outside the timed region
-    benchmark.extra_info.update(depth=depth, members=members, mode=mode)
-    benchmark(step)
+def test_he_step(time_step, depth, members, mode):
+    time_step(H.he_step(depth, members, mode), depth=depth, members=members, mode=mode)
