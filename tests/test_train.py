@@ -270,3 +270,24 @@ def test_classifiers_side_by_side_refuse_what_would_change_their_training(tmp_pa
         assert why in side_by_side_obstacle(cfgs)
         with pytest.raises(ValueError, match=why):
             train_classifiers_side_by_side(nn.Conv1d(2, 6, 5, groups=2), x, y, cfgs)
+
+
+def test_classifiers_side_by_side_name_the_member_that_diverged():
+    from nnde.train import train_classifiers_side_by_side
+
+    class Two(nn.Module):  # two linear classifiers side by side: (B, 2, 5) -> (B, 2, 3)
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(2, 6, 5, groups=2)
+
+        def forward(self, x):
+            return self.conv(x).view(len(x), 2, 3)
+
+    net = Two()
+    with torch.no_grad():
+        net.conv.weight[3:] = float("nan")  # the second member's weights
+    cfgs = [TrainConfig(epochs=1, batch_size=4, lr=0.1, seed=s, model_name=f"member-{s}",
+                        progress=False) for s in (0, 1)]
+    x, y = torch.randn(8, 1, 5), torch.randint(0, 3, (8,))
+    with pytest.raises(DivergenceError, match="model member-1, epoch 1, step 1"):
+        train_classifiers_side_by_side(net, x, y, cfgs)

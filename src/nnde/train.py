@@ -556,8 +556,10 @@ def train_classifiers_side_by_side(
             losses = nn.functional.cross_entropy(
                 out.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).mean(0)
             step += 1
-            for e, c in enumerate(cfgs):
-                check_finite(losses[e].detach(), c, epoch, step)
+            per = losses.detach()
+            if not bool(torch.isfinite(per).all()):  # name the first member that diverged
+                j = int((~torch.isfinite(per)).nonzero()[0])
+                check_finite(per[j], cfgs[j], epoch, step)
             losses.sum().backward()
             opt.step()
             if on_step is not None:
