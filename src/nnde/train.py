@@ -7,6 +7,7 @@ criterion."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -708,8 +709,6 @@ class _Readings:
         if value < self.hist.best:
             self.hist.best, self.hist.best_iteration = value, it
             if self.keep_best:
-                import copy
-
                 self.best_state = copy.deepcopy(self.model.state_dict())
         return self.state is not None and self.state.update(value, self.opt)
 

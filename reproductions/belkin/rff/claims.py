@@ -49,20 +49,17 @@ def _cmp(res, key: str, N_a: int, N_b: int, log: bool = False):
     over per draw (delta method)."""
     df = res.frame("sweep")
     a, b = df[df.N == N_a], df[df.N == N_b]
-    if log:
-        c = compare(list(np.log(a[key])), list(np.log(b[key])))
-        if "test_squared_se" in df:
-            se = math.hypot(float((a.test_squared_se / a[key]).mean()),
-                            float((b.test_squared_se / b[key]).mean()))
-            c = dataclasses.replace(c, se_eval=se)
-        return c
     if key == "test_zero_one":
+        if log:
+            raise ValueError("the zero-one loss is compared on its own scale")
         return compare(list(a[key]), list(b[key]), eval_n=int(res.record("data")["n_test"]),
                        rate=1)
-    c = compare(list(a[key]), list(b[key]))
-    if "test_squared_se" in df:
-        se = math.hypot(float(a.test_squared_se.mean()), float(b.test_squared_se.mean()))
-        c = dataclasses.replace(c, se_eval=se)
+    va, vb = (np.log(a[key]), np.log(b[key])) if log else (a[key], b[key])
+    c = compare(list(va), list(vb))
+    if "test_squared_se" in df:  # of the logarithm: SE / loss, per draw
+        se_a = a.test_squared_se / (a[key] if log else 1.0)
+        se_b = b.test_squared_se / (b[key] if log else 1.0)
+        c = dataclasses.replace(c, se_eval=math.hypot(float(se_a.mean()), float(se_b.mean())))
     return c
 
 

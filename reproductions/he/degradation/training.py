@@ -159,6 +159,16 @@ def _train_config(kind: str, depth: int, seed: int, cfg: Config, epochs: int,
     )
 
 
+def _schedule(cfg: Config, depth: int) -> LrSchedule | None:
+    """The paper's per-iteration schedule (ResNet-110's warm-up at ``warmup_depths``), or
+    None under a plateau criterion."""
+    if cfg.plateau is not None:
+        return None
+    warm = depth in cfg.warmup_depths
+    return LrSchedule(cfg.lr, cfg.lr_drops, 0.1, warmup_lr=cfg.warmup_lr if warm else None,
+                      warmup_error=cfg.warmup_error, warmup_window=cfg.warmup_window)
+
+
 def _augment(cfg: Config):
     make = {"crop_flip": crop_flip_fn, "shift": shift_fn}.get(cfg.augment)
     return make(cfg.pad) if make is not None else None
@@ -200,12 +210,7 @@ def train_one(kind: str, depth: int, seed: int, cfg: Config, data=None,
     xtr, ytr, xte, yte, xho, yho = data
     epochs, _ = epochs_for(cfg, len(xtr))
     net = _net(kind, depth, seed, cfg, xtr, ytr)
-    sched = None
-    if cfg.plateau is None:  # the paper's schedule, per iteration
-        warm = depth in cfg.warmup_depths
-        sched = LrSchedule(cfg.lr, cfg.lr_drops, 0.1,
-                           warmup_lr=cfg.warmup_lr if warm else None,
-                           warmup_error=cfg.warmup_error, warmup_window=cfg.warmup_window)
+    sched = _schedule(cfg, depth)
     tc = _train_config(kind, depth, seed, cfg, epochs,
                        sched.current if sched is not None else cfg.lr)
     hist = train_classifier(
@@ -246,7 +251,7 @@ def train_seeds(kind: str, depth: int, seeds: tuple[int, ...], cfg: Config, data
     epochs, _ = epochs_for(cfg, len(xtr))
     nets = [_net(kind, depth, s, cfg, xtr, ytr) for s in seeds]
     big = CifarNet.side_by_side(nets)
-    sched = LrSchedule(cfg.lr, cfg.lr_drops, 0.1)
+    sched = _schedule(cfg, depth)  # no warm-up and no plateau here (side_by_side_ok)
     hists = train_classifiers_side_by_side(
         big, xtr, ytr, [_train_config(kind, depth, s, cfg, epochs, cfg.lr) for s in seeds],
         evals={"test": (xte, yte)}, augment=_augment(cfg), on_step=sched,
